@@ -1,0 +1,40 @@
+# facilitator — the two commands a fresh machine needs are `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip -q --disable-pip-version-check
+
+.PHONY: run test lint bench bench-aggregate clean
+
+$(VENV)/.runtime: requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PIP) install -r requirements-dev.txt
+	@touch $@
+
+## make run: create the venv, install, serve on port 5000 with an embedded SQLite database
+run: $(VENV)/.runtime
+	$(PY) -m facilitator serve $(ARGS)
+
+## make test: install what the tests need, then ruff and the whole pytest suite
+test: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+
+## make bench: load benchmark against the bare-stack floor, writes bench/RESULTS.md
+bench: $(VENV)/.dev
+	$(PY) bench/aggregate.py
+	$(PY) bench/run_all.py
+
+bench-aggregate: $(VENV)/.dev
+	$(PY) bench/aggregate.py
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .hypothesis
