@@ -1,0 +1,110 @@
+"""The application factory: configuration, the store, the socket server, the views."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_socketio import SocketIO
+
+from facilitator import events, views
+from facilitator.events import Guard
+from facilitator.live import Broadcaster
+from facilitator.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE": str(ROOT / "instance" / "facilitator.sqlite3"),
+    # eventlet in production (the launcher patches); threading for tests and tools.
+    "ASYNC_MODE": "threading",
+    # Origins allowed to open a socket besides our own; None = same origin only.
+    "CORS_ORIGINS": None,
+    # Base of the URL phones use (join link, QR). None = the URL the request came in on.
+    "PUBLIC_URL": None,
+    # Coalescing of console/projector snapshots, seconds; 0 sends each change at once (tests).
+    "SNAPSHOT_INTERVAL": 0.15,
+    # Phones sleep and lose Wi-Fi: ping every 10 s, give up on silence after 20 s more.
+    "PING_INTERVAL": 10,
+    "PING_TIMEOUT": 20,
+    "MAX_PAYLOAD": 16 * 1024,
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "ORGANISER_SECRET": None,
+    "SESSION_COOKIE_SAMESITE": "Strict",
+    "SESSION_COOKIE_HTTPONLY": True,
+}
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then environment (FACILITATOR_*), then ``test_config``."""
+    app = Flask(__name__, static_folder=str(ROOT / "static"),
+                template_folder=str(ROOT / "templates"))
+    app.config.update(DEFAULTS)
+    for key in ("DATABASE", "PUBLIC_URL", "ORGANISER_SECRET", "CORS_ORIGINS"):
+        value = os.environ.get(f"FACILITATOR_{key}")
+        if value:
+            app.config[key] = value
+    if test_config:
+        app.config.update(test_config)
+    cors = app.config["CORS_ORIGINS"]
+    if isinstance(cors, str):
+        cors = [o.strip() for o in cors.split(",") if o.strip()]
+
+    store = Store(app.config["DATABASE"])
+    app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or _stored_secret(store, "secret_key")
+    if not app.config["ORGANISER_SECRET"]:
+        app.config["ORGANISER_SECRET"] = _stored_secret(store, "organiser_secret")
+
+    socketio = SocketIO(
+        app,
+        async_mode=app.config["ASYNC_MODE"],
+        cors_allowed_origins=origin_check(cors or []),
+        ping_interval=app.config["PING_INTERVAL"],
+        ping_timeout=app.config["PING_TIMEOUT"],
+        max_http_buffer_size=app.config["MAX_PAYLOAD"],
+        logger=False,
+        engineio_logger=False,
+    )
+    public_url = (app.config["PUBLIC_URL"] or "").rstrip("/")
+    app.extensions["facilitator.store"] = store
+    app.extensions["facilitator.socketio"] = socketio
+    app.extensions["facilitator.guard"] = Guard()
+    app.extensions["facilitator.broadcaster"] = Broadcaster(
+        socketio, store, float(app.config["SNAPSHOT_INTERVAL"]), public_url
+    )
+    events.register(socketio)
+    app.register_blueprint(views.bp)
+    return app
+
+
+def origin_check(extra: list[str]):
+    """Socket handshakes carrying an Origin must come from our own page (scheme://Host as the
+    request names it, or as a proxy's X-Forwarded-* headers do) or a configured extra origin.
+    A handshake without Origin (not a browser) is allowed; it still needs valid tokens."""
+
+    def allowed(origin: str | None, environ: dict[str, Any]) -> bool:
+        if not origin:
+            return True
+        host = environ.get("HTTP_HOST", "")
+        own = {f"{environ.get('wsgi.url_scheme', 'http')}://{host}"}
+        forwarded_host = environ.get("HTTP_X_FORWARDED_HOST")
+        forwarded_proto = environ.get("HTTP_X_FORWARDED_PROTO")
+        if forwarded_host or forwarded_proto:
+            scheme = (forwarded_proto or environ.get("wsgi.url_scheme", "http")).split(",")[0]
+            fhost = (forwarded_host or host).split(",")[0]
+            own.add(f"{scheme.strip()}://{fhost.strip()}")
+        return origin in own or origin in extra
+
+    return allowed
+
+
+def _stored_secret(store: Store, key: str) -> str:
+    """A secret generated once and kept in the database, so it survives restarts."""
+    value = store.setting(key)
+    if value is None:
+        value = secrets.token_urlsafe(24)
+        store.set_setting(key, value)
+    return value

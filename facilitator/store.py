@@ -1,0 +1,524 @@
+"""The one stateful place: every session, group, participant and answer.
+
+SQLite (WAL) is the store of record; the store also keeps the whole state in memory, loaded at
+start, so reads never touch the disk. Every change is written and committed first and applied in
+memory only after the commit succeeded: what a phone was told is saved is on disk, and a failed
+write changes nothing. A process killed at any moment restarts to exactly what was acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from facilitator import workshop
+from facilitator.consensus import aggregate_group, aggregate_room, tally_discard
+from facilitator.decks import Deck, Statement
+from facilitator.export import ResponseRow
+from facilitator.workshop import Group, Participant, Session, WorkshopError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    deck TEXT NOT NULL,
+    facilitator_token TEXT NOT NULL UNIQUE,
+    projector_key TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    step TEXT NOT NULL DEFAULT 'lobby',
+    open INTEGER NOT NULL DEFAULT 0,
+    revealed INTEGER NOT NULL DEFAULT 0,
+    closed INTEGER NOT NULL DEFAULT 0,
+    version INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS groups (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    discard INTEGER,
+    discard_tied TEXT,
+    PRIMARY KEY (session_id, number)
+);
+CREATE TABLE IF NOT EXISTS participants (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    group_number INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    token TEXT NOT NULL UNIQUE,
+    removed INTEGER NOT NULL DEFAULT 0,
+    joined_at TEXT NOT NULL,
+    PRIMARY KEY (session_id, number)
+);
+CREATE TABLE IF NOT EXISTS answers (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    participant INTEGER NOT NULL,
+    step TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    submission_id TEXT NOT NULL,
+    saved_at TEXT NOT NULL,
+    PRIMARY KEY (session_id, participant, step)
+);
+CREATE TABLE IF NOT EXISTS submissions (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    participant INTEGER NOT NULL,
+    submission_id TEXT NOT NULL,
+    PRIMARY KEY (session_id, participant, submission_id)
+);
+CREATE TABLE IF NOT EXISTS settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+ROOM = 0  # results-cache key of the whole room (groups are numbered from 1)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def deck_to_json(deck: Deck) -> str:
+    """The deck as stored with its session (a session keeps the deck it was run with)."""
+    return json.dumps(deck.to_dict(), ensure_ascii=False)
+
+
+def deck_from_json(text: str) -> Deck:
+    """Inverse of ``deck_to_json``."""
+    data = json.loads(text)
+    return Deck(
+        id=data["id"],
+        title=data["title"],
+        source=data.get("source", ""),
+        instructions=data.get("instructions", ""),
+        statements=tuple(Statement(s["number"], s["text"]) for s in data["statements"]),
+        discard=data["discard"],
+        top=data["top"],
+    )
+
+
+class Store:
+    """All workshop state, durable in SQLite and mirrored in memory.
+
+    Methods either succeed completely (committed, then applied) or raise ``WorkshopError`` and
+    change nothing. Safe to call from several threads or greenlets (one lock).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a commit survives the process being killed at any moment
+        # (the WAL is written before the ack); only a power cut can lose the last commits.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.RLock()
+        self.sessions: dict[int, Session] = {}
+        self._by_code: dict[str, Session] = {}
+        self._by_facilitator: dict[str, Session] = {}
+        self._by_projector: dict[str, Session] = {}
+        self._by_participant: dict[str, tuple[Session, Participant]] = {}
+        self._results: dict[tuple[int, int], Any] = {}  # (session id, group) -> GroupResult
+        self._load()
+
+    # -- plumbing ---------------------------------------------------------------------------
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._db.close()
+
+    def _index(self, session: Session) -> None:
+        self.sessions[session.id] = session
+        self._by_code[session.code] = session
+        self._by_facilitator[session.facilitator_token] = session
+        self._by_projector[session.projector_key] = session
+        for p in session.participants.values():
+            self._by_participant[p.token] = (session, p)
+
+    def _unindex(self, session: Session) -> None:
+        self.sessions.pop(session.id, None)
+        self._by_code.pop(session.code, None)
+        self._by_facilitator.pop(session.facilitator_token, None)
+        self._by_projector.pop(session.projector_key, None)
+        for p in session.participants.values():
+            self._by_participant.pop(p.token, None)
+        self._forget_results(session)
+
+    def _load(self) -> None:
+        db = self._db
+        for row in db.execute(
+            "SELECT id, code, title, deck, facilitator_token, projector_key, created_at, step,"
+            " open, revealed, closed, version FROM sessions ORDER BY id"
+        ):
+            session = Session(
+                id=row[0], code=row[1], title=row[2], deck=deck_from_json(row[3]),
+                facilitator_token=row[4], projector_key=row[5], created_at=row[6], step=row[7],
+                open=bool(row[8]), revealed=bool(row[9]), closed=bool(row[10]), version=row[11],
+            )
+            self.sessions[session.id] = session
+        for sid, number, name, discard, tied in db.execute(
+            "SELECT session_id, number, name, discard, discard_tied FROM groups"
+            " ORDER BY session_id, number"
+        ):
+            self.sessions[sid].groups[number] = Group(
+                number, name, discard, tuple(json.loads(tied)) if tied else None
+            )
+        for sid, number, group, name, token, removed in db.execute(
+            "SELECT session_id, number, group_number, name, token, removed FROM participants"
+            " ORDER BY session_id, number"
+        ):
+            self.sessions[sid].participants[number] = Participant(
+                number, group, name, token, bool(removed)
+            )
+        for sid, number, step, answer in db.execute(
+            "SELECT session_id, participant, step, answer FROM answers"
+        ):
+            self.sessions[sid].participants[number].answers[step] = json.loads(answer)
+        for session in list(self.sessions.values()):
+            self._index(session)
+
+    def _bump(self, db: sqlite3.Connection, session: Session) -> int:
+        db.execute("UPDATE sessions SET version = version + 1 WHERE id = ?", (session.id,))
+        return session.version + 1
+
+    def _forget_results(self, session: Session, group: int | None = None) -> None:
+        if group is not None:
+            self._results.pop((session.id, group), None)
+            self._results.pop((session.id, ROOM), None)
+            return
+        for key in [k for k in self._results if k[0] == session.id]:
+            del self._results[key]
+
+    # -- settings ---------------------------------------------------------------------------
+    def setting(self, key: str) -> str | None:
+        """A stored setting (e.g. the organiser secret)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        """Store a setting."""
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))
+
+    # -- look-ups ---------------------------------------------------------------------------
+    def by_code(self, code: str | None) -> Session | None:
+        """The session with this join code (open or closed), or None."""
+        return self._by_code.get(code) if code else None
+
+    def by_facilitator(self, token: object) -> Session | None:
+        """The session whose facilitator token this is, or None."""
+        return self._by_facilitator.get(token) if isinstance(token, str) else None
+
+    def by_projector(self, key: object) -> Session | None:
+        """The session whose projector key this is, or None."""
+        return self._by_projector.get(key) if isinstance(key, str) else None
+
+    def by_participant(self, token: object) -> tuple[Session, Participant] | None:
+        """The (session, participant) this participant token belongs to, or None."""
+        return self._by_participant.get(token) if isinstance(token, str) else None
+
+    # -- sessions ---------------------------------------------------------------------------
+    def create_session(self, deck: Deck, title: str, groups: list[str]) -> Session:
+        """A new session in the lobby with its groups, fresh secrets and a unique join code."""
+        with self._transaction() as db:
+            for _ in range(100):
+                code = workshop.new_join_code()
+                if code not in self._by_code:
+                    break
+            else:  # pragma: no cover - 1e-9 odds
+                raise WorkshopError("bad_request", "Could not find a free join code.")
+            fac, proj, created = workshop.new_token(), workshop.new_token(), _now()
+            cur = db.execute(
+                "INSERT INTO sessions (code, title, deck, facilitator_token, projector_key,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (code, title, deck_to_json(deck), fac, proj, created),
+            )
+            sid = int(cur.lastrowid or 0)
+            db.executemany(
+                "INSERT INTO groups (session_id, number, name) VALUES (?, ?, ?)",
+                [(sid, i, name) for i, name in enumerate(groups, start=1)],
+            )
+            session = Session(sid, code, title, deck, fac, proj, created)
+            session.groups = {i: Group(i, name) for i, name in enumerate(groups, start=1)}
+            self._index(session)
+        return session
+
+    def _save_session_flags(self, db: sqlite3.Connection, session: Session, **flags: Any) -> None:
+        cols = ", ".join(f"{k} = ?" for k in flags)
+        db.execute(
+            f"UPDATE sessions SET {cols}, version = version + 1 WHERE id = ?",
+            (*(int(v) if isinstance(v, bool) else v for v in flags.values()), session.id),
+        )
+
+    def open_step(self, session: Session, step: str) -> None:
+        """Make ``step`` current and open. Input steps hide results; the others reveal them."""
+        workshop.check_open(session)
+        step = workshop.check_step_name(step)
+        if step == "discard" and session.deck.discard == 0:
+            raise WorkshopError("wrong_step", "This deck has no discard step.")
+        is_input = step in workshop.INPUT_STEPS
+        with self._transaction() as db:
+            self._save_session_flags(db, session, step=step, open=is_input, revealed=not is_input)
+            session.step, session.open, session.revealed = step, is_input, not is_input
+            session.version += 1
+
+    def close_step(self, session: Session) -> None:
+        """Close the current step; closing the discard step decides each group's discard."""
+        workshop.check_open(session)
+        decisions: dict[int, tuple[int | None, tuple[int, ...] | None]] = {}
+        if session.step == "discard":
+            for number in session.groups:
+                votes = [p.answers["discard"] for p in session.members(number)
+                         if "discard" in p.answers]
+                tally = tally_discard(session.deck.numbers, votes)
+                decisions[number] = (tally.decided, None if tally.decided else tally.leaders)
+        with self._transaction() as db:
+            self._save_session_flags(db, session, open=False)
+            for number, (discard, tied) in decisions.items():
+                self._clear_stale_answers(db, session, number, discard)
+                db.execute(
+                    "UPDATE groups SET discard = ?, discard_tied = ? WHERE session_id = ?"
+                    " AND number = ?",
+                    (discard, json.dumps(tied) if tied else None, session.id, number),
+                )
+            session.open = False
+            session.version += 1
+            for number, (discard, tied) in decisions.items():
+                self._set_discard(session, number, discard, tied)
+
+    def _set_discard(self, session: Session, number: int, discard: int | None,
+                     tied: tuple[int, ...] | None) -> None:
+        group = session.groups[number]
+        if group.discard != discard:
+            # rankings and top picks made against another discard no longer fit
+            for p in session.members(number):
+                p.answers.pop("rank", None)
+                p.answers.pop("top", None)
+        group.discard, group.discard_tied = discard, tied
+        self._forget_results(session, number)
+
+    def reveal(self, session: Session, revealed: bool) -> None:
+        """Show or hide results on the projector."""
+        with self._transaction() as db:
+            self._save_session_flags(db, session, revealed=revealed)
+            session.revealed = revealed
+            session.version += 1
+
+    def settle(self, session: Session, group: object, statement: object) -> None:
+        """The trainer settles a tied group's discard with one of the tied statements."""
+        workshop.check_open(session)
+        if isinstance(group, bool) or not isinstance(group, int) or group not in session.groups:
+            raise WorkshopError("not_found", "There is no such group in this session.")
+        g = session.groups[group]
+        if not g.discard_tied:
+            raise WorkshopError("bad_request", f"{g.name}'s discard is not tied.")
+        if isinstance(statement, bool) or statement not in g.discard_tied:
+            raise WorkshopError(
+                "not_found", "Choose one of the tied statements: "
+                + ", ".join(str(s) for s in g.discard_tied) + "."
+            )
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE groups SET discard = ?, discard_tied = NULL WHERE session_id = ?"
+                " AND number = ?", (statement, session.id, group),
+            )
+            self._clear_stale_answers(db, session, group, statement)
+            self._bump(db, session)
+            session.version += 1
+            self._set_discard(session, group, statement, None)  # type: ignore[arg-type]
+
+    def _clear_stale_answers(self, db: sqlite3.Connection, session: Session, group: int,
+                             discard: int | None) -> None:
+        if session.groups[group].discard == discard:
+            return
+        numbers = [p.number for p in session.members(group)]
+        db.executemany(
+            "DELETE FROM answers WHERE session_id = ? AND participant = ? AND step IN"
+            " ('rank', 'top')", [(session.id, n) for n in numbers],
+        )
+
+    def close_session(self, session: Session) -> None:
+        """Stop joins and answers; the join code stops working. Results stay."""
+        with self._transaction() as db:
+            self._save_session_flags(db, session, closed=True, open=False)
+            session.closed, session.open = True, False
+            session.version += 1
+
+    def reset(self, session: Session) -> None:
+        """Remove every participant and answer; back to the lobby with fresh discards."""
+        with self._transaction() as db:
+            for table in ("answers", "submissions", "participants"):
+                db.execute(f"DELETE FROM {table} WHERE session_id = ?", (session.id,))
+            db.execute(
+                "UPDATE groups SET discard = NULL, discard_tied = NULL WHERE session_id = ?",
+                (session.id,),
+            )
+            self._save_session_flags(db, session, step="lobby", open=False, revealed=False,
+                                     closed=False)
+            for p in session.participants.values():
+                self._by_participant.pop(p.token, None)
+            session.participants.clear()
+            for g in session.groups.values():
+                g.discard, g.discard_tied = None, None
+            session.step, session.open, session.revealed, session.closed = (
+                "lobby", False, False, False)
+            session.version += 1
+            self._forget_results(session)
+
+    def delete_session(self, session: Session) -> None:
+        """Delete a session and everything in it (organiser page)."""
+        with self._transaction() as db:
+            for table in ("answers", "submissions", "participants", "groups"):
+                db.execute(f"DELETE FROM {table} WHERE session_id = ?", (session.id,))
+            db.execute("DELETE FROM sessions WHERE id = ?", (session.id,))
+            self._unindex(session)
+
+    # -- participants -----------------------------------------------------------------------
+    def join(self, session: Session, name: str, group: object) -> Participant:
+        """A new participant in ``group`` (or the least filled group when None)."""
+        workshop.check_open(session)
+        number_group = session.group_for_new_participant(group)
+        with self._transaction() as db:
+            number = max(session.participants, default=0) + 1
+            token = workshop.new_token()
+            db.execute(
+                "INSERT INTO participants (session_id, number, group_number, name, token,"
+                " joined_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (session.id, number, number_group, name, token, _now()),
+            )
+            self._bump(db, session)
+            participant = Participant(number, number_group, name, token)
+            session.participants[number] = participant
+            session.version += 1
+            self._by_participant[token] = (session, participant)
+            self._forget_results(session, number_group)
+        return participant
+
+    def remove_participant(self, session: Session, number: object) -> Participant:
+        """Remove a participant: their token stops working, their answers leave the results."""
+        if isinstance(number, bool) or not isinstance(number, int) or (
+            number not in session.participants or session.participants[number].removed
+        ):
+            raise WorkshopError("not_found", "There is no such participant in this session.")
+        participant = session.participants[number]
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE participants SET removed = 1 WHERE session_id = ? AND number = ?",
+                (session.id, number),
+            )
+            self._bump(db, session)
+            participant.removed = True
+            session.version += 1
+            self._by_participant.pop(participant.token, None)
+            self._forget_results(session, participant.group)
+        return participant
+
+    def submit(self, session: Session, participant: Participant, step: object, answer: object,
+               submission_id: object) -> bool:
+        """Save one answer (committed before returning). Returns True for a resent duplicate."""
+        submission_id = workshop.check_submission_id(submission_id)
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM submissions WHERE session_id = ? AND participant = ? AND"
+                " submission_id = ?", (session.id, participant.number, submission_id),
+            ).fetchone()
+            if row:
+                return True
+            value = workshop.check_answer(session, participant, step, answer)
+            with self._transaction() as db:
+                db.execute(
+                    "INSERT INTO submissions (session_id, participant, submission_id)"
+                    " VALUES (?, ?, ?)", (session.id, participant.number, submission_id),
+                )
+                db.execute(
+                    "INSERT OR REPLACE INTO answers (session_id, participant, step, answer,"
+                    " submission_id, saved_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (session.id, participant.number, step, json.dumps(value), submission_id,
+                     _now()),
+                )
+                self._bump(db, session)
+                participant.answers[step] = value  # type: ignore[index]
+                session.version += 1
+                self._forget_results(session, participant.group)
+        return False
+
+    # -- aggregation ------------------------------------------------------------------------
+    def group_result(self, session: Session, number: int):  # -> GroupResult
+        """The group's consensus, computed by the core and cached until the group changes."""
+        key = (session.id, number)
+        result = self._results.get(key)
+        if result is None:
+            members = session.members(number)
+            result = aggregate_group(
+                session.deck.numbers,
+                discard_votes=[p.answers["discard"] for p in members if "discard" in p.answers],
+                group_discard=session.groups[number].discard,
+                rankings=[p.answers["rank"] for p in members if "rank" in p.answers],
+                tops=[p.answers["top"] for p in members if "top" in p.answers],
+                top_size=session.deck.top,
+                participants=len(members),
+            )
+            self._results[key] = result
+        return result
+
+    def room_result(self, session: Session):  # -> RoomResult
+        """The whole room's view, from the cached group results; cached like them."""
+        key = (session.id, ROOM)
+        result = self._results.get(key)
+        if result is None:
+            groups = [self.group_result(session, number) for number in session.groups]
+            rankings_by_group = [
+                [p.answers["rank"] for p in session.members(number) if "rank" in p.answers]
+                for number in session.groups
+            ]
+            result = aggregate_room(session.deck.numbers, groups, rankings_by_group,
+                                    session.deck.top)
+            self._results[key] = result
+        return result
+
+    def responses(self, session: Session) -> list[ResponseRow]:
+        """One row per active participant, in the CSV contract's terms."""
+        rows = []
+        for p in session.active():
+            group = session.groups[p.group]
+            rows.append(ResponseRow(
+                session=session.code,
+                group=group.name,
+                participant=str(p.number),
+                discard_vote=p.answers.get("discard"),
+                group_discard=group.discard,
+                ranking=tuple(p.answers["rank"]) if "rank" in p.answers else None,
+                top=tuple(p.answers["top"]) if "top" in p.answers else None,
+                extra={"name": p.name},
+            ))
+        return rows
+
+    def dump(self) -> dict[str, list[tuple]]:
+        """Every row of every table, for tests that prove a request changed nothing."""
+        with self._lock:
+            return {
+                table: sorted(self._db.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+                for table in ("sessions", "groups", "participants", "answers", "submissions")
+            }

@@ -1,0 +1,292 @@
+"""HTTP views: the three pages, session creation, QR codes, CSV exports, the organiser page."""
+
+from __future__ import annotations
+
+import hmac
+import io
+import secrets
+from typing import Any
+
+import segno
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from facilitator import export, workshop
+from facilitator.decks import DEFAULT_DECK_ID, Deck, DeckError, deck_from_text, load_decks
+from facilitator.store import Store
+from facilitator.workshop import Session, WorkshopError
+
+bp = Blueprint("facilitator", __name__)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+EXPORTS = ("responses", "summary", "groups")
+
+
+def store() -> Store:
+    """The app's store."""
+    return current_app.extensions["facilitator.store"]
+
+
+def decks() -> dict[str, Deck]:
+    """Statement decks from statements/, read once per app."""
+    if "facilitator.decks" not in current_app.extensions:
+        current_app.extensions["facilitator.decks"] = load_decks()
+    return current_app.extensions["facilitator.decks"]
+
+
+def public_base() -> str:
+    """Base URL phones use: the configured public URL, else the one this request came in on."""
+    return (current_app.config["PUBLIC_URL"] or request.host_url).rstrip("/")
+
+
+def session_links(s: Session) -> dict[str, Any]:
+    """Every link a trainer gets for a session."""
+    base = public_base()
+    return {
+        "code": s.code,
+        "facilitator_url": url_for("facilitator.console", token=s.facilitator_token),
+        "projector_url": url_for("facilitator.projector", key=s.projector_key),
+        "join_url": f"{base}/j/{s.code}",
+        "qr_url": url_for("facilitator.qr", code=s.code),
+        "exports": {kind: url_for("facilitator.session_export", token=s.facilitator_token,
+                                  kind=kind) for kind in EXPORTS},
+    }
+
+
+@bp.after_app_request
+def security_headers(response: Response) -> Response:
+    """CSP with our own scripts only, no sniffing, no framing, no referrer (links hold tokens)."""
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    if request.path.startswith(("/facilitator/", "/organiser", "/api/")):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.app_errorhandler(404)
+def not_found(exc: Exception) -> tuple[str, int]:
+    """A plain page, never a traceback."""
+    return render_template("error.html", title="Not found",
+                           message="This link is not valid (or the session was deleted)."), 404
+
+
+@bp.app_errorhandler(413)
+def too_large(exc: Exception) -> tuple[Response, int]:
+    """Bodies over MAX_CONTENT_LENGTH."""
+    return jsonify(error={"code": "too_large", "message": "The request is too large."}), 413
+
+
+@bp.get("/healthz")
+def healthz() -> dict[str, str]:
+    """Liveness for launchers and tests."""
+    return {"status": "ok"}
+
+
+@bp.get("/")
+def index() -> str:
+    """Landing page: join with a code, or create a workshop."""
+    return render_template("index.html", decks=[d.to_dict() for d in decks().values()],
+                           default_deck=DEFAULT_DECK_ID)
+
+
+@bp.get("/j")
+@bp.get("/j/<code>")
+def phone(code: str = "") -> str:
+    """The participant's page (the QR code opens it with the code filled in)."""
+    return render_template("phone.html", code=workshop.normalise_code(code) or "")
+
+
+@bp.get("/facilitator/<token>")
+def console(token: str) -> str:
+    """The trainer's console (private link)."""
+    s = store().by_facilitator(token) or abort(404)
+    return render_template("facilitator.html", token=token, title=s.title, **session_links(s))
+
+
+@bp.get("/projector/<key>")
+def projector(key: str) -> str:
+    """The projector view (read-only link)."""
+    s = store().by_projector(key) or abort(404)
+    links = session_links(s)
+    return render_template("projector.html", key=key, code=s.code, title=s.title,
+                           join_url=links["join_url"], qr_url=links["qr_url"])
+
+
+@bp.get("/qr/<code>.svg")
+def qr(code: str) -> Response:
+    """QR code (SVG) of a session's join URL."""
+    s = store().by_code(workshop.normalise_code(code)) or abort(404)
+    out = io.BytesIO()
+    segno.make(f"{public_base()}/j/{s.code}", error="m").save(
+        out, kind="svg", scale=10, border=2, dark="#000", light="#fff", xmldecl=False,
+        svgns=True, title="Join code " + s.code)
+    return Response(out.getvalue(), mimetype="image/svg+xml",
+                    headers={"Cache-Control": "no-cache"})
+
+
+@bp.get("/api/decks")
+def api_decks() -> Response:
+    """The decks a trainer can choose from."""
+    return jsonify([d.to_dict() for d in decks().values()])
+
+
+def _api_error(code: str, message: str, status: int = 400) -> tuple[Response, int]:
+    return jsonify(error={"code": code, "message": message}), status
+
+
+@bp.post("/api/sessions")
+def create_session() -> tuple[Response, int]:
+    """Create a workshop session from a deck (or pasted statements) and table groups."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _api_error("bad_request", "Send a JSON object.")
+    try:
+        deck = _deck_for(body)
+        groups = workshop.group_names(body.get("groups"), body.get("group_count"))
+        title = workshop.clean_text(body.get("title"), workshop.TITLE_MAX) or deck.title
+    except (DeckError, WorkshopError) as exc:
+        return _api_error(getattr(exc, "code", "bad_request"), str(exc))
+    s = store().create_session(deck, title, groups)
+    links = session_links(s)
+    links.pop("exports")
+    links.update(facilitator_token=s.facilitator_token, projector_key=s.projector_key)
+    return jsonify(links), 201
+
+
+def _deck_for(body: dict[str, Any]) -> Deck:
+    pasted = body.get("statements")
+    if pasted:
+        if not isinstance(pasted, str):
+            raise WorkshopError("bad_request", "statements must be text, one per line.")
+        discard, top = body.get("discard", 1), body.get("top")
+        for value in (discard, top):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise WorkshopError("bad_request", "discard and top must be whole numbers.")
+        title = workshop.clean_text(body.get("title"), workshop.TITLE_MAX) or "Custom statements"
+        return deck_from_text(title, pasted, discard=discard, top=top)
+    deck_id = body.get("deck") or DEFAULT_DECK_ID
+    if not isinstance(deck_id, str) or deck_id not in decks():
+        raise WorkshopError("not_found", "There is no such statement deck.")
+    return decks()[deck_id]
+
+
+# -- exports ---------------------------------------------------------------------------------
+def csv_response(data: bytes, filename: str) -> Response:
+    """A CSV download."""
+    return Response(data, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def export_bytes(sessions: list[Session], kind: str) -> bytes:
+    """responses/summary/groups CSV for one or more sessions run with the same deck."""
+    deck = sessions[0].deck
+    rows = [row for s in sessions for row in store().responses(s)]
+    if kind == "responses":
+        return export.responses_csv(rows, deck, extra_columns=("name",))
+    summary_rows, group_rows = export.summarise(rows, deck)
+    return export.summary_csv(summary_rows) if kind == "summary" else export.groups_csv(group_rows)
+
+
+@bp.get("/facilitator/<token>/export/<kind>.csv")
+def session_export(token: str, kind: str) -> Response:
+    """This session's CSV, at any time (mid-session too)."""
+    s = store().by_facilitator(token) or abort(404)
+    if kind not in EXPORTS:
+        abort(404)
+    return csv_response(export_bytes([s], kind), f"{s.code}-{kind}.csv")
+
+
+# -- organiser -------------------------------------------------------------------------------
+def _organiser() -> bool:
+    return session.get("organiser") is True
+
+
+def _csrf() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(16)
+    return session["csrf"]
+
+
+def _check_csrf() -> None:
+    sent = request.form.get("csrf", "")
+    if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+        abort(400, "Form expired; reload the page.")
+
+
+@bp.get("/organiser")
+def organiser() -> str:
+    """Past and current sessions, for organisers who hold the organiser secret."""
+    listing = []
+    if _organiser():
+        for s in sorted(store().sessions.values(), key=lambda s: s.id, reverse=True):
+            listing.append({
+                "code": s.code, "title": s.title, "created_at": s.created_at, "step": s.step,
+                "closed": s.closed, "participants": len(s.active()), "groups": len(s.groups),
+                "deck_title": s.deck.title,
+            })
+    return render_template("organiser.html", authenticated=_organiser(), sessions=listing,
+                           error=request.args.get("error"), csrf=_csrf())
+
+
+@bp.post("/organiser/login")
+def organiser_login() -> Response:
+    """Check the organiser secret."""
+    _check_csrf()
+    secret = request.form.get("secret", "")
+    if hmac.compare_digest(secret.encode(), current_app.config["ORGANISER_SECRET"].encode()):
+        session["organiser"] = True
+        return redirect(url_for("facilitator.organiser"))
+    return redirect(url_for("facilitator.organiser", error="That secret is not right."))
+
+
+@bp.post("/organiser/logout")
+def organiser_logout() -> Response:
+    """Forget the organiser login."""
+    _check_csrf()
+    session.pop("organiser", None)
+    return redirect(url_for("facilitator.organiser"))
+
+
+@bp.get("/organiser/export/<kind>.csv")
+def organiser_export(kind: str) -> Response | tuple[Response, int]:
+    """One CSV of several sessions (they must have been run with the same deck)."""
+    if not _organiser():
+        abort(403)
+    if kind not in EXPORTS:
+        abort(404)
+    codes = request.args.getlist("session")
+    chosen = [store().by_code(c) for c in codes]
+    if not codes or any(s is None for s in chosen):
+        return _api_error("not_found", "Choose one or more existing sessions.", 404)
+    sessions = [s for s in chosen if s is not None]
+    if len({(s.deck.statements, s.deck.discard, s.deck.top) for s in sessions}) > 1:
+        return _api_error("bad_request",
+                          "These sessions used different statement decks; export them apart.")
+    name = sessions[0].code if len(sessions) == 1 else f"{len(sessions)}-sessions"
+    return csv_response(export_bytes(sessions, kind), f"{name}-{kind}.csv")
+
+
+@bp.post("/organiser/sessions/<code>/delete")
+def organiser_delete(code: str) -> Response:
+    """Delete a session and all its answers."""
+    if not _organiser():
+        abort(403)
+    _check_csrf()
+    s = store().by_code(code) or abort(404)
+    store().delete_session(s)
+    return redirect(url_for("facilitator.organiser"))
