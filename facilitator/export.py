@@ -1,0 +1,469 @@
+"""CSV at the edge: the ``responses.csv`` contract, reading it back, and the summary files.
+
+One module for every CSV the project writes or reads: the server's download routes and
+``python -m facilitator analyse`` both use it, and both aggregate through
+``consensus.aggregate_group``. The format is a public contract, described in ``docs/csv.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from facilitator.consensus import (
+    AnswerError,
+    GroupResult,
+    aggregate_group,
+    check_ranking,
+    check_top,
+)
+from facilitator.decks import Deck
+
+BOM = "\ufeff"
+CONTRACT_START = ("session", "group", "participant", "discard_vote", "group_discard")
+SUMMARY_COLUMNS = (
+    "session",
+    "group",
+    "statement",
+    "text",
+    "discard_votes",
+    "mean_rank",
+    "rank_sd",
+    "consensus_position",
+    "top_five_count",
+    "top_five_points",
+    "rank_iqr",
+    "first_places",
+    "agreement",
+)
+GROUP_COLUMNS = (
+    "session",
+    "group",
+    "participants",
+    "rankings",
+    "group_discard",
+    "kendall_w",
+    "chi_square",
+    "p_value",
+    "consensus_order",
+    "top_five_order",
+    "df",
+    "discard_voters",
+    "discard_leaders",
+    "top_picks",
+    "agreed",
+    "contested",
+)
+
+# A spreadsheet treats a cell starting with one of these as a formula (or strips it into one).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_STATEMENT_CELL = re.compile(r"[0-9]{1,6}")
+
+
+class CsvError(ValueError):
+    """A problem in a CSV file at a given line (the header is line 1)."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ResponseRow:
+    """One participant's answers as they appear in ``responses.csv``.
+
+    ``ranking``/``top`` are ``None`` when not given; ``extra`` holds further columns (e.g. "name"),
+    written after the contract columns.
+    """
+
+    session: str
+    group: str
+    participant: str
+    discard_vote: int | None
+    group_discard: int | None
+    ranking: tuple[int, ...] | None
+    top: tuple[int, ...] | None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def neutralise(value: str) -> str:
+    """Prefix a quote to text a spreadsheet would run as a formula; numbers are left alone."""
+    if value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def _restore(value: str) -> str:
+    """Undo ``neutralise`` on input, so a file read and written again is unchanged."""
+    if len(value) > 1 and value[0] == "'" and value[1] in "=+-@\t\r":
+        return value[1:]
+    return value
+
+
+def _rank_columns(deck: Deck) -> list[str]:
+    return [f"rank_{k}" for k in range(1, deck.ranked + 1)]
+
+
+def _top_columns(deck: Deck) -> list[str]:
+    return [f"top_{k}" for k in range(1, deck.top + 1)]
+
+
+def responses_header(deck: Deck) -> list[str]:
+    """The contract columns for ``deck``, in order: session … group_discard, rank_1…K, top_1…M."""
+    return [*CONTRACT_START, *_rank_columns(deck), *_top_columns(deck)]
+
+
+def _number(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def _cells(values: Sequence[int] | None, size: int, what: str) -> list[str]:
+    if values is None:
+        return [""] * size
+    if len(values) != size:
+        raise ValueError(f"{what} {list(values)!r} should have {size} statements")
+    return [str(v) for v in values]
+
+
+def write_responses(
+    rows: Iterable[ResponseRow], deck: Deck, fh: TextIO, extra_columns: Sequence[str] = ()
+) -> None:
+    """Write the header and one line per participant as CSV text (CRLF lines, cells neutralised).
+
+    The caller chooses the encoding; ``responses_csv`` gives the spreadsheet-ready bytes.
+    """
+    writer = csv.writer(fh, lineterminator="\r\n")
+    writer.writerow(responses_header(deck) + [neutralise(c) for c in extra_columns])
+    for row in rows:
+        writer.writerow(
+            [
+                neutralise(row.session),
+                neutralise(row.group),
+                neutralise(row.participant),
+                _number(row.discard_vote),
+                _number(row.group_discard),
+                *_cells(row.ranking, deck.ranked, "ranking"),
+                *_cells(row.top, deck.top, "top"),
+                *(neutralise(row.extra.get(c, "")) for c in extra_columns),
+            ]
+        )
+
+
+def responses_csv(
+    rows: Iterable[ResponseRow], deck: Deck, extra_columns: Sequence[str] = ()
+) -> bytes:
+    """``responses.csv`` as UTF-8 bytes with a BOM (spreadsheets then read it as UTF-8)."""
+    out = io.StringIO()
+    write_responses(rows, deck, out, extra_columns)
+    return (BOM + out.getvalue()).encode("utf-8")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:40] + "…")
+
+
+def _check_header(header: list[str], deck: Deck) -> list[str]:
+    """Compare the header with the contract; returns the names of the extra columns."""
+    names = [cell.strip() for cell in header]
+    if names:
+        names[0] = names[0].removeprefix(BOM).strip()
+    wanted = responses_header(deck)
+    found_ranks = sum(1 for n in names if re.fullmatch(r"rank_\d+", n.lower()))
+    found_tops = sum(1 for n in names if re.fullmatch(r"top_\d+", n.lower()))
+    hint = ""
+    if (found_ranks, found_tops) != (deck.ranked, deck.top) and (found_ranks or found_tops):
+        hint = (
+            f" (the file has {found_ranks} rank and {found_tops} top columns; deck "
+            f"{deck.id!r} has {deck.ranked} and {deck.top}: choose the deck with --deck)"
+        )
+    for position, want in enumerate(wanted):
+        if position >= len(names):
+            missing = ", ".join(wanted[position:])
+            raise CsvError(1, f"missing column(s) {missing}{hint}")
+        if names[position].lower() != want:
+            raise CsvError(
+                1,
+                f"column {position + 1} is {_shown(names[position])}, expected {want!r}; the "
+                f"header must start with {', '.join(wanted)}{hint}",
+            )
+    return names[len(wanted) :]
+
+
+class _Reader:
+    """Iterate the records of a CSV file with the line each starts on, as ``CsvError``s."""
+
+    def __init__(self, fh: TextIO) -> None:
+        self._reader = csv.reader(fh, strict=True)
+        self._next_line = 1
+
+    def __iter__(self) -> _Reader:
+        return self
+
+    def __next__(self) -> tuple[int, list[str]]:
+        line = self._next_line
+        try:
+            cells = next(self._reader)
+        except csv.Error as exc:
+            raise CsvError(max(line, self._reader.line_num), f"not valid CSV: {exc}") from None
+        except UnicodeDecodeError:
+            raise CsvError(self._reader.line_num + 1, "not UTF-8 text") from None
+        self._next_line = self._reader.line_num + 1
+        return line, cells
+
+
+def _parse_statement(cell: str, column: str, line: int, deck_numbers: frozenset[int]) -> int | None:
+    text = cell.strip()
+    if not text:
+        return None
+    if not _STATEMENT_CELL.fullmatch(text):
+        raise CsvError(line, f"{column} is {_shown(text)}, not a statement number")
+    value = int(text)
+    if value not in deck_numbers:
+        raise CsvError(line, f"statement {value} is not in this deck ({column})")
+    return value
+
+
+def _parse_answer(
+    cells: list[str], columns: list[str], line: int, numbers: frozenset[int], what: str
+) -> tuple[int, ...] | None:
+    values = [
+        _parse_statement(c, name, line, numbers) for c, name in zip(cells, columns, strict=True)
+    ]
+    blank = [name for name, v in zip(columns, values, strict=True) if v is None]
+    if len(blank) == len(columns):
+        return None
+    if blank:
+        raise CsvError(
+            line,
+            f"the {what} is partly filled ({', '.join(blank)} blank); fill all of "
+            f"{columns[0]}…{columns[-1]} or leave them all blank",
+        )
+    return tuple(v for v in values if v is not None)
+
+
+def _answer_problem(exc: AnswerError, what: str) -> str:
+    s = exc.statement
+    if exc.rule == "duplicate_statement":
+        return f"statement {s} appears twice in the {what}"
+    if exc.rule == "discarded_statement":
+        return f"statement {s} is the group's discard (group_discard) and cannot be in the {what}"
+    return f"the {what} is not valid: {exc.message}"
+
+
+def read_responses(fh: TextIO, deck: Deck) -> list[ResponseRow]:
+    """Read and validate ``responses.csv`` (a BOM is accepted); raises ``CsvError(line, message)``.
+
+    Blank lines are skipped. See docs/csv.md for every rule.
+    """
+    records = _Reader(fh)
+    try:
+        _, header = next(records)
+    except StopIteration:
+        raise CsvError(1, "the file is empty; expected a header row") from None
+    extra_names = _check_header(header, deck)
+    width = len(CONTRACT_START) + deck.ranked + deck.top
+    rank_columns, top_columns = _rank_columns(deck), _top_columns(deck)
+    numbers = frozenset(deck.numbers)
+    discards_seen: dict[tuple[str, str], tuple[int | None, int]] = {}
+    rows: list[ResponseRow] = []
+    for line, cells in records:
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) < width:
+            raise CsvError(line, f"only {len(cells)} cells; the contract has {width} columns")
+        session, group, participant = (_restore(c.strip()) for c in cells[:3])
+        if not group:
+            raise CsvError(line, "group is blank")
+        discard_vote = _parse_statement(cells[3], "discard_vote", line, numbers)
+        group_discard = _parse_statement(cells[4], "group_discard", line, numbers)
+        if deck.discard == 0 and (discard_vote is not None or group_discard is not None):
+            raise CsvError(
+                line,
+                f"deck {deck.id!r} has no discard step: discard_vote and group_discard "
+                "must be blank",
+            )
+        key = (session, group)
+        earlier = discards_seen.setdefault(key, (group_discard, line))
+        if earlier[0] != group_discard:
+            raise CsvError(
+                line,
+                f"group_discard is {_number(group_discard) or 'blank'} but line {earlier[1]} has "
+                f"{_number(earlier[0]) or 'blank'} for group {_shown(group)} of session "
+                f"{_shown(session)}; a group has one discard",
+            )
+        offset = len(CONTRACT_START)
+        ranking = _parse_answer(
+            cells[offset : offset + deck.ranked], rank_columns, line, numbers, "ranking"
+        )
+        offset += deck.ranked
+        top = _parse_answer(cells[offset : offset + deck.top], top_columns, line, numbers, "top")
+        remaining = [s for s in deck.numbers if s != group_discard]
+        for answer, what in ((ranking, "ranking"), (top, "top")):
+            if answer is not None and deck.discard and group_discard is None:
+                raise CsvError(
+                    line, f"a {what} needs the group's discard, but group_discard is blank"
+                )
+        try:
+            if ranking is not None:
+                check_ranking(remaining, ranking, group_discard)
+        except AnswerError as exc:
+            raise CsvError(line, _answer_problem(exc, "ranking")) from None
+        try:
+            if top is not None:
+                check_top(remaining, top, deck.top, group_discard)
+        except AnswerError as exc:
+            raise CsvError(line, _answer_problem(exc, "top picks")) from None
+        extra = {
+            name: _restore(cells[width + i]) if width + i < len(cells) else ""
+            for i, name in enumerate(extra_names)
+            if name
+        }
+        rows.append(
+            ResponseRow(
+                session, group, participant, discard_vote, group_discard, ranking, top, extra
+            )
+        )
+    return rows
+
+
+def read_responses_bytes(data: bytes, deck: Deck) -> list[ResponseRow]:
+    """``read_responses`` for raw bytes (a file or an upload): UTF-8, with or without a BOM.
+
+    Bytes that are not UTF-8 give a ``CsvError`` naming the exact line.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CsvError(line, "not UTF-8 text (is this a CSV file?)") from None
+    return read_responses(io.StringIO(text, newline=""), deck)
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def group_results(
+    rows: Sequence[ResponseRow], deck: Deck
+) -> list[tuple[tuple[str, str], GroupResult, list[tuple[int, ...]]]]:
+    """Aggregate each (session, group), in first-appearance order: key, result and its rankings."""
+    members: dict[tuple[str, str], list[ResponseRow]] = {}
+    for row in rows:
+        members.setdefault((row.session, row.group), []).append(row)
+    results = []
+    for key, group_rows in members.items():
+        discards = {r.group_discard for r in group_rows}
+        if len(discards) > 1:
+            raise ValueError(f"group {key!r} has more than one group_discard: {sorted(discards)}")
+        rankings = [r.ranking for r in group_rows if r.ranking is not None]
+        result = aggregate_group(
+            deck.numbers,
+            discard_votes=[r.discard_vote for r in group_rows if r.discard_vote is not None],
+            group_discard=group_rows[0].group_discard,
+            rankings=rankings,
+            tops=[r.top for r in group_rows if r.top is not None],
+            top_size=deck.top,
+            participants=len(group_rows),
+            has_discard=bool(deck.discard),
+        )
+        results.append((key, result, rankings))
+    return results
+
+
+def _order(statements: Sequence[int]) -> str:
+    return " ".join(str(s) for s in statements)
+
+
+def summarise(rows: Sequence[ResponseRow], deck: Deck) -> tuple[list[dict], list[dict]]:
+    """``(summary_rows, group_rows)``: one dict per (session, group, statement) and per group.
+
+    Keys are ``SUMMARY_COLUMNS`` and ``GROUP_COLUMNS``; blanks are ``None``.
+    """
+    summary_rows: list[dict[str, Any]] = []
+    group_rows: list[dict[str, Any]] = []
+    for (session, group), result, _ in group_results(rows, deck):
+        for r in result.per_statement:
+            summary_rows.append(
+                {
+                    "session": session,
+                    "group": group,
+                    "statement": r.statement,
+                    "text": deck.text(r.statement),
+                    "discard_votes": r.discard_votes if deck.discard else None,
+                    "mean_rank": r.mean_rank,
+                    "rank_sd": r.rank_sd,
+                    "consensus_position": r.consensus_position,
+                    "top_five_count": r.top_count,
+                    "top_five_points": r.top_points,
+                    "rank_iqr": r.rank_iqr,
+                    "first_places": r.first_places,
+                    "agreement": r.agreement,
+                }
+            )
+        w = result.concordance
+        group_rows.append(
+            {
+                "session": session,
+                "group": group,
+                "participants": result.participants,
+                "rankings": result.rankings,
+                "group_discard": result.group_discard,
+                "kendall_w": w.w if w else None,
+                "chi_square": w.chi_square if w else None,
+                "p_value": w.p_value if w else None,
+                "consensus_order": _order(result.consensus_order),
+                "top_five_order": _order(result.top_order),
+                "df": w.df if w else None,
+                "discard_voters": result.discard.voters if result.discard else None,
+                "discard_leaders": _order(result.discard.leaders) if result.discard else None,
+                "top_picks": result.tops,
+                "agreed": _order(result.agreed),
+                "contested": _order(result.contested),
+            }
+        )
+    return summary_rows, group_rows
+
+
+def _decimal(column: str, value: float) -> str:
+    if column == "p_value" and 0 < value < 1e-4:
+        return f"{value:.4e}"
+    return f"{value:.6f}" if column == "p_value" else f"{value:.4f}"
+
+
+def _cell(column: str, value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _decimal(column, value)
+    return neutralise(str(value))
+
+
+def _table_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(c, row.get(c)) for c in columns])
+    return (BOM + out.getvalue()).encode("utf-8")
+
+
+def summary_csv(summary_rows: Iterable[dict[str, Any]]) -> bytes:
+    """``summary.csv`` bytes (BOM, CRLF, neutralised text, 4-decimal numbers)."""
+    return _table_csv(SUMMARY_COLUMNS, summary_rows)
+
+
+def groups_csv(group_rows: Iterable[dict[str, Any]]) -> bytes:
+    """``groups.csv`` bytes (BOM, CRLF, neutralised text; p_value 6 decimals or scientific)."""
+    return _table_csv(GROUP_COLUMNS, group_rows)
