@@ -273,40 +273,58 @@ class Store:
         )
 
     def open_step(self, session: Session, step: str) -> None:
-        """Make ``step`` current and open. Input steps hide results; the others reveal them."""
+        """Make ``step`` current and open. Input steps hide results; the others reveal them.
+
+        Leaving an open discard step decides the discards, as closing it would.
+        """
         workshop.check_open(session)
         step = workshop.check_step_name(step)
         if step == "discard" and session.deck.discard == 0:
             raise WorkshopError("wrong_step", "This deck has no discard step.")
         is_input = step in workshop.INPUT_STEPS
+        decide = session.step == "discard" and session.open and step != "discard"
         with self._transaction() as db:
+            decisions = self._decide_discards(db, session) if decide else {}
             self._save_session_flags(db, session, step=step, open=is_input, revealed=not is_input)
             session.step, session.open, session.revealed = step, is_input, not is_input
             session.version += 1
+            self._apply_discards(session, decisions)
 
     def close_step(self, session: Session) -> None:
         """Close the current step; closing the discard step decides each group's discard."""
         workshop.check_open(session)
-        decisions: dict[int, tuple[int | None, tuple[int, ...] | None]] = {}
-        if session.step == "discard":
-            for number in session.groups:
-                votes = [p.answers["discard"] for p in session.members(number)
-                         if "discard" in p.answers]
-                tally = tally_discard(session.deck.numbers, votes)
-                decisions[number] = (tally.decided, None if tally.decided else tally.leaders)
         with self._transaction() as db:
+            decisions = self._decide_discards(db, session) if session.step == "discard" else {}
             self._save_session_flags(db, session, open=False)
-            for number, (discard, tied) in decisions.items():
-                self._clear_stale_answers(db, session, number, discard)
-                db.execute(
-                    "UPDATE groups SET discard = ?, discard_tied = ? WHERE session_id = ?"
-                    " AND number = ?",
-                    (discard, json.dumps(tied) if tied else None, session.id, number),
-                )
             session.open = False
             session.version += 1
-            for number, (discard, tied) in decisions.items():
-                self._set_discard(session, number, discard, tied)
+            self._apply_discards(session, decisions)
+
+    def _decide_discards(self, db: sqlite3.Connection, session: Session
+                         ) -> dict[int, tuple[int | None, tuple[int, ...] | None]]:
+        """Each group's plurality discard, or its tied leaders; written inside ``db``'s
+        transaction, applied in memory by ``_apply_discards`` after the commit."""
+        decisions: dict[int, tuple[int | None, tuple[int, ...] | None]] = {}
+        if session.deck.discard == 0:
+            return decisions
+        for number in session.groups:
+            votes = [p.answers["discard"] for p in session.members(number)
+                     if "discard" in p.answers]
+            tally = tally_discard(session.deck.numbers, votes)
+            discard, tied = tally.decided, None if tally.decided else tally.leaders
+            decisions[number] = (discard, tied)
+            self._clear_stale_answers(db, session, number, discard)
+            db.execute(
+                "UPDATE groups SET discard = ?, discard_tied = ? WHERE session_id = ?"
+                " AND number = ?",
+                (discard, json.dumps(tied) if tied else None, session.id, number),
+            )
+        return decisions
+
+    def _apply_discards(self, session: Session,
+                        decisions: dict[int, tuple[int | None, tuple[int, ...] | None]]) -> None:
+        for number, (discard, tied) in decisions.items():
+            self._set_discard(session, number, discard, tied)
 
     def _set_discard(self, session: Session, number: int, discard: int | None,
                      tied: tuple[int, ...] | None) -> None:
@@ -479,6 +497,7 @@ class Store:
                 tops=[p.answers["top"] for p in members if "top" in p.answers],
                 top_size=session.deck.top,
                 participants=len(members),
+                has_discard=session.deck.discard == 1,
             )
             self._results[key] = result
         return result

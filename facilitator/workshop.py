@@ -194,9 +194,10 @@ def check_answer(session: Session, participant: Participant, step: object, answe
                 "awaiting_discard",
                 "Your group's discard is tied; the trainer will settle it in a moment.",
             )
+        discarded = session.groups[participant.group].discard
         if step == "rank":
-            return list(check_ranking(remaining, answer, session.groups[participant.group].discard))
-        return list(check_top(remaining, answer, session.deck.top))
+            return list(check_ranking(remaining, answer, discarded))
+        return list(check_top(remaining, answer, session.deck.top, discarded))
     except AnswerError as exc:
         raise WorkshopError("invalid_answer", str(exc), rule=exc.rule) from exc
 

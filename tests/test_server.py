@@ -510,3 +510,18 @@ def test_the_organiser_page_needs_the_secret(client, room):
     r = client.get(f"/organiser/export/groups.csv?session={room.info['code']}")
     assert r.status_code == 200
     assert room.info["code"] in client.get("/organiser").get_data(as_text=True)
+
+
+def test_moving_on_from_an_open_discard_step_decides_the_discards(room):
+    room.join("a", 1)
+    play_discard(room, {"a": 8})
+    snap = room.control("open_step", step="rank")
+    assert snap["groups"][0]["group_discard"] == 8
+    assert room.submit("a", "rank", [1, 2, 3, 4, 5, 6, 7, 9, 10])["ok"]
+
+
+def test_a_group_with_no_votes_is_tied_across_every_statement(room):
+    room.join("a", 1)
+    play_discard(room, {"a": 2})
+    snap = room.control("close_step")
+    assert snap["groups"][1]["discard_tied"] == TASK
