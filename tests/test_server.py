@@ -525,3 +525,27 @@ def test_a_group_with_no_votes_is_tied_across_every_statement(room):
     play_discard(room, {"a": 2})
     snap = room.control("close_step")
     assert snap["groups"][1]["discard_tied"] == TASK
+
+
+def test_the_console_exports_equal_what_analyse_makes_of_its_responses(room, tmp_path):
+    """One aggregation: summary.csv and groups.csv from the console are byte for byte what
+    `python -m facilitator analyse` writes from the console's responses.csv."""
+    from facilitator.analyse import main as analyse
+
+    for who, g in (("a", 1), ("b", 1), ("c", 1), ("d", 2), ("e", 2)):
+        room.join(who, g)
+    play_discard(room, {"a": 3, "b": 3, "c": 5, "d": 6, "e": 6})
+    room.control("close_step")
+    room.control("open_step", step="rank")
+    room.submit("a", "rank", [1, 2, 4, 5, 6, 7, 8, 9, 10])
+    room.submit("b", "rank", [2, 1, 4, 5, 6, 7, 8, 10, 9])
+    room.submit("d", "rank", [10, 9, 8, 7, 5, 4, 3, 2, 1])
+    room.control("open_step", step="top")
+    room.submit("a", "top", [1, 2, 4, 5, 6])
+    room.submit("e", "top", [10, 9, 8, 7, 5])
+    base = f"/facilitator/{room.token}/export/"
+    (tmp_path / "responses.csv").write_bytes(room.http.get(base + "responses.csv").get_data())
+    assert analyse([str(tmp_path / "responses.csv"), "--out", str(tmp_path / "out")]) == 0
+    for kind in ("summary", "groups"):
+        assert (tmp_path / "out" / f"{kind}.csv").read_bytes() == room.http.get(
+            base + f"{kind}.csv").get_data()
