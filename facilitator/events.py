@@ -256,9 +256,16 @@ def register(socketio: SocketIO) -> None:
         return error("bad_request", "Unknown event.")
 
     @socketio.on("disconnect")
-    def on_disconnect(reason: Any = None) -> None:
-        """Forget a gone socket's throttle state."""
+    def on_disconnect(reason: Any = None) -> dict[str, Any] | None:
+        """Forget a gone socket's throttle state.
+
+        python-socketio also routes a *client-sent* event named "disconnect" here while the
+        socket stays connected; that is just an unknown event, and must not reset the throttle.
+        """
+        if socketio.server.manager.is_connected(request.sid, request.namespace or "/"):
+            return error("bad_request", "Unknown event.")
         guard().forget(request.sid)
+        return None
 
     @socketio.on_error_default
     def on_error(exc: Exception) -> dict[str, Any]:  # pragma: no cover - safety net

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import sys
 import warnings
@@ -98,13 +99,17 @@ def main(argv: list[str]) -> int:
         print(f"  Organiser secret:     {app.config['ORGANISER_SECRET']}"
               "  (set FACILITATOR_ORGANISER_SECRET to choose your own)", flush=True)
     print(f"  Database:             {store.path}", flush=True)
-    try:
-        eventlet.wsgi.server(listener, app, log_output=False, max_size=MAX_CONNECTIONS)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        store.close()
+    signal.signal(signal.SIGINT, stop_now)
+    signal.signal(signal.SIGTERM, stop_now)
+    eventlet.wsgi.server(listener, app, log_output=False, max_size=MAX_CONNECTIONS)
     return 0
+
+
+def stop_now(signum: int, frame: object) -> None:
+    """Ctrl-C / SIGTERM: exit at once. Everything acknowledged is already committed (SQLite
+    recovers its WAL as after any crash); a phone whose submit was in flight resends it."""
+    print("facilitator stopped.", flush=True)
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -352,7 +352,7 @@ class Store:
         g = session.groups[group]
         if not g.discard_tied:
             raise WorkshopError("bad_request", f"{g.name}'s discard is not tied.")
-        if isinstance(statement, bool) or statement not in g.discard_tied:
+        if type(statement) is not int or statement not in g.discard_tied:
             raise WorkshopError(
                 "not_found", "Choose one of the tied statements: "
                 + ", ".join(str(s) for s in g.discard_tied) + "."
