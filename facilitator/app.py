@@ -67,6 +67,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         max_http_buffer_size=app.config["MAX_PAYLOAD"],
         logger=False,
         engineio_logger=False,
+        # handlers use no Flask session; skipping it saves a cookie decode per event
+        manage_session=False,
     )
     public_url = (app.config["PUBLIC_URL"] or "").rstrip("/")
     app.extensions["facilitator.store"] = store
