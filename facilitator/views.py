@@ -107,8 +107,15 @@ def index() -> str:
 @bp.get("/j")
 @bp.get("/j/<code>")
 def phone(code: str = "") -> str:
-    """The participant's page (the QR code opens it with the code filled in)."""
-    return render_template("phone.html", code=workshop.normalise_code(code) or "")
+    """The participant's page (the QR code opens it with the code filled in, and the session's
+    table groups to choose from)."""
+    code = workshop.normalise_code(code) or ""
+    s = store().by_code(code)
+    groups, title = [], ""
+    if s is not None and not s.closed:
+        groups = [{"id": n, "name": g.name} for n, g in s.groups.items()]
+        title = s.title
+    return render_template("phone.html", code=code, groups=groups, title=title)
 
 
 @bp.get("/facilitator/<token>")

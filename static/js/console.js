@@ -1,0 +1,228 @@
+// The trainer's console: step controls, ties, participants, a private results preview.
+// Every control is a socket event with the facilitator token; its ack carries the new snapshot.
+// Buttons carry data-action attributes and one delegated listener acts on them, so the page can
+// be re-rendered in place (morph) on every snapshot without stale handlers.
+import { $, h, morph, setText } from "./dom.js";
+import { connect, request } from "./connection.js";
+import { agreementWords, deckSteps, fmt, plural, shortStepName, statementMap, stepName } from "./words.js";
+
+const token = document.body.dataset.token;
+const INPUT = ["discard", "rank", "top"];
+let snap = null;
+let texts = new Map();
+
+const errorBox = $("#console-error");
+const socket = connect({ pill: $("#conn"), onConnect: subscribe });
+socket.on("snapshot", (next) => show(next));
+
+function subscribe() {
+  request(socket, "facilitate", { token })
+    .then((reply) => show(reply.snapshot, true))
+    .catch((err) => fail(err));
+}
+
+function show(next, force = false) {
+  if (!next) return;
+  if (snap && !force && next.version < snap.version) return; // an older snapshot arrived late
+  snap = next;
+  texts = statementMap(next.deck);
+  render();
+}
+
+function fail(err) {
+  errorBox.hidden = false;
+  setText(errorBox, err.message);
+}
+
+async function control(event, payload = {}) {
+  errorBox.hidden = true;
+  try {
+    const reply = await request(socket, event, { token, ...payload });
+    show(reply.snapshot, true);
+    return true;
+  } catch (err) {
+    fail(err);
+    return false;
+  }
+}
+
+// -- confirmation dialog -----------------------------------------------------------------------
+const dialog = $("#confirm-dialog");
+function confirmAction(title, text, okLabel) {
+  setText($("#confirm-title"), title);
+  setText($("#confirm-text"), text);
+  setText($("#confirm-ok"), okLabel);
+  dialog.returnValue = "";
+  dialog.showModal();
+  $("#confirm-cancel").focus();
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+  });
+}
+
+// -- actions (one delegated listener) ----------------------------------------------------------
+document.addEventListener("click", async (e) => {
+  const button = e.target.closest("[data-action]");
+  if (!button || button.disabled) return;
+  const { action } = button.dataset;
+  if (action === "open") {
+    await control("open_step", { step: button.dataset.step });
+  } else if (action === "close") {
+    await control("close_step");
+  } else if (action === "settle") {
+    await control("settle", { group: Number(button.dataset.group), statement: Number(button.dataset.statement) });
+  } else if (action === "remove") {
+    const ok = await confirmAction("Remove this participant?",
+      `${button.dataset.name} leaves the session; their answers leave the results and exports.`, "Remove");
+    if (ok) await control("remove_participant", { participant: Number(button.dataset.participant) });
+  }
+});
+
+document.addEventListener("change", (e) => {
+  if (e.target.id === "reveal-toggle") control("reveal", { revealed: e.target.checked });
+});
+
+$("#reset-button").addEventListener("click", async () => {
+  const people = snap ? snap.groups.reduce((n, g) => n + g.joined, 0) : 0;
+  const ok = await confirmAction("Reset the whole session?",
+    `This deletes ${plural(people, "participant", "participants")} and every answer, and goes back to the lobby. It cannot be undone.`,
+    "Reset session");
+  if (ok) await control("reset_session", { confirm: "RESET" });
+});
+
+$("#close-session-button").addEventListener("click", async () => {
+  const ok = await confirmAction("End the session?",
+    "Phones can no longer join or answer. Results and exports stay.", "End session");
+  if (ok) await control("close_session");
+});
+
+// -- rendering ---------------------------------------------------------------------------------
+function render() {
+  const { session, deck } = snap;
+  setText($("#session-title"), session.title);
+  const steps = deckSteps(session.steps, deck);
+  const current = steps.indexOf(session.step);
+  renderStatus(session, deck);
+  morph($("#stepper"), steps.map((step, i) => {
+    const isCurrent = step === session.step;
+    const state = isCurrent
+      ? (INPUT.includes(step) ? (session.open ? "open – answering" : "closed") : "now")
+      : i < current ? "done" : "";
+    return h("li", { class: [isCurrent && "current", i < current && "done"], dataset: { key: step } },
+      h("button", {
+        type: "button", dataset: { action: "open", step }, disabled: isCurrent || session.closed,
+        "aria-current": isCurrent ? "step" : null, title: isCurrent ? null : `Open ${stepName(step, deck)}`,
+      },
+      h("span", { class: "n" }, `Step ${i + 1}`),
+      h("span", { class: "name" }, shortStepName(step, deck)),
+      h("span", { class: "state" }, state)));
+  }));
+  morph($("#step-controls"), controls(session, deck, steps));
+  const toggle = $("#reveal-toggle");
+  if (toggle) toggle.checked = session.revealed; // the property, which the attribute no longer drives
+  renderTies();
+  renderGroups();
+  renderPreview();
+}
+
+function renderStatus(session, deck) {
+  let text;
+  if (session.closed) text = "The session has ended.";
+  else if (INPUT.includes(session.step)) {
+    text = `${stepName(session.step, deck)} is ${session.open ? "open: phones can answer" : "closed"}.`;
+  } else if (session.step === "lobby") text = "Lobby: people are joining.";
+  else text = `${stepName(session.step, deck)}: no answers in this step.`;
+  text += session.revealed ? " Results are on the projector." : " Results are hidden.";
+  setText($("#step-status"), text);
+}
+
+function controls(session, deck, steps) {
+  if (session.closed) return [h("p", { class: "muted" }, "Ended sessions cannot be changed.")];
+  const next = steps[steps.indexOf(session.step) + 1];
+  const items = [];
+  if (INPUT.includes(session.step) && session.open) {
+    items.push(h("button", { type: "button", class: "button primary", id: "close-step", dataset: { action: "close" } },
+      `Close ${stepName(session.step, deck)}`));
+  } else {
+    if (next) {
+      items.push(h("button", { type: "button", class: "button primary", id: "next-step", dataset: { action: "open", step: next } },
+        `Next: ${stepName(next, deck)} →`));
+    }
+    if (INPUT.includes(session.step)) {
+      items.push(h("button", { type: "button", class: "button secondary", id: "reopen-step", dataset: { action: "open", step: session.step } },
+        "Reopen"));
+    }
+  }
+  items.push(h("label", { class: "switch", for: "reveal-toggle" },
+    h("input", { type: "checkbox", id: "reveal-toggle", checked: session.revealed }),
+    "Show results on the projector"));
+  return items;
+}
+
+function renderTies() {
+  const tied = snap.groups.filter((g) => g.discard_tied && !g.group_discard);
+  const box = $("#ties");
+  box.hidden = tied.length === 0;
+  morph($("#ties-list"), tied.map((g) => h("div", { class: "tie", dataset: { key: `tie-${g.id}` } },
+    h("p", {}, h("strong", {}, g.name), ` is tied between ${g.discard_tied.join(" and ")}. Choose their discard after hearing them:`),
+    h("div", { class: "button-row" }, g.discard_tied.map((n) => h("button", {
+      type: "button", class: "button secondary", dataset: { action: "settle", group: g.id, statement: n },
+    }, `Discard ${n}: ${short(texts.get(n) || "")}`))))));
+}
+
+function short(text, max = 60) {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+function renderGroups() {
+  const { session } = snap;
+  const step = session.step;
+  const total = snap.groups.reduce((n, g) => n + g.joined, 0);
+  setText($("#room-count"), `${plural(total, "person", "people")} in ${plural(snap.groups.length, "group", "groups")}`);
+  morph($("#groups"), snap.groups.map((g) => {
+    const answered = INPUT.includes(step) ? g.answered[step] : null;
+    const discard = g.group_discard ? `Discards ${g.group_discard}`
+      : g.discard_tied ? `Tied: ${g.discard_tied.join(", ")}` : "";
+    return h("section", { class: "console-group", dataset: { key: `g-${g.id}`, group: g.id } },
+      h("h3", {}, h("span", { class: "gname" }, g.name), h("span", { class: "muted" }, `${g.joined}`)),
+      h("p", { class: "group-meta" },
+        answered === null ? plural(g.joined, "person", "people") : `${answered} of ${g.joined} answered`,
+        discard ? ` · ${discard}` : ""),
+      answered === null ? null : h("div", { class: "bar", role: "img", "aria-label": `${answered} of ${g.joined} answered` },
+        h("span", { style: { "--fill": `${g.joined ? (100 * answered) / g.joined : 0}%` } })),
+      h("ul", { class: "people" }, (g.participants || []).map((p) => h("li", { dataset: { key: `p-${p.id}`, participant: p.id } },
+        h("span", { class: "pname" }, p.name || `Participant ${p.id}`),
+        h("span", { class: "ticks", "aria-label": progressWords(p) },
+          ["discard", "rank", "top"].filter((s) => s !== "discard" || snap.deck.discard).map((s) => h("span", {
+            class: ["tick", p.answered[s] && "yes"], title: `${stepName(s, snap.deck)}: ${p.answered[s] ? "answered" : "not yet"}`,
+          }, s[0].toUpperCase()))),
+        h("button", {
+          type: "button", class: "icon-button", dataset: { action: "remove", participant: p.id, name: p.name || `Participant ${p.id}` },
+          "aria-label": `Remove ${p.name || `participant ${p.id}`}`,
+        }, "Remove")))));
+  }));
+}
+
+function progressWords(p) {
+  const done = Object.entries(p.answered).filter(([, v]) => v).map(([k]) => stepName(k, snap.deck));
+  return done.length ? `Answered: ${done.join(", ")}` : "No answers yet";
+}
+
+function renderPreview() {
+  const results = snap.results;
+  if (!results || !results.groups) {
+    morph($("#preview"), [h("p", { class: "muted" }, "No results yet.")]);
+    return;
+  }
+  morph($("#preview"), results.groups.map((g) => {
+    const w = g.concordance ? g.concordance.w : null;
+    return h("section", { class: "preview-group", dataset: { key: `r-${g.group}` } },
+      h("h3", {}, g.name),
+      h("p", { class: "muted" },
+        `${plural(g.rankings || 0, "ranking", "rankings")} · W ${w === null ? "–" : fmt(w, 2)} (${agreementWords(w).toLowerCase()})`,
+        g.group_discard ? ` · discarded ${g.group_discard}` : ""),
+      g.consensus_order && g.consensus_order.length
+        ? h("ol", {}, g.consensus_order.map((n) => h("li", {}, `${n}. ${short(texts.get(n) || "", 70)}`)))
+        : h("p", { class: "muted" }, "No complete ranking yet."));
+  }));
+}

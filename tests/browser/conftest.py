@@ -1,0 +1,135 @@
+"""Browser tests: Playwright (sync API) driving Debian's Chromium against the real server.
+
+The server runs as a subprocess (the ``live_server`` fixture of tests/conftest.py); this pytest
+process is never monkey-patched by eventlet, which would make Playwright hang. Playwright's own
+browser downloads are never used: only the system Chromium.
+
+Without Chromium (or Playwright) the browser tests are skipped with a warning naming the reason;
+with ``REQUIRE_BROWSER=1`` they fail instead (CI sets it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "build" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE = {"viewport": {"width": 360, "height": 640}, "has_touch": True, "is_mobile": True,
+         "device_scale_factor": 2}
+
+
+def browser_missing() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed"
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        found = shutil.which("chromium")
+        hint = f" (one is at {found}: set CHROMIUM_PATH)" if found else ""
+        return f"no Chromium at {CHROMIUM}{hint}"
+    return None
+
+
+def browser_required() -> bool:
+    return os.environ.get("REQUIRE_BROWSER", "") not in ("", "0")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip browser tests loudly when there is no browser (unless REQUIRE_BROWSER=1)."""
+    chosen = [item for item in items if item.get_closest_marker("browser")]
+    reason = browser_missing() if chosen else None
+    if reason is None or browser_required():
+        return
+    message = (f"browser tests skipped: {reason}. Install Debian's chromium; "
+               "REQUIRE_BROWSER=1 makes this a failure.")
+    warnings.warn(pytest.PytestWarning(message), stacklevel=1)
+    for item in chosen:
+        item.add_marker(pytest.mark.skip(reason=message))
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium (fails under REQUIRE_BROWSER=1 when missing)."""
+    reason = browser_missing()
+    if reason:
+        if browser_required():
+            pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class PageWatch:
+    """Collects every page's console errors, uncaught exceptions and dialogs (alert/confirm)."""
+
+    errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    contexts: list = field(default_factory=list)
+
+    def watch(self, page, name: str):
+        page.on("console", lambda msg: msg.type == "error" and self.errors.append(
+            f"{name}: console error: {msg.text} ({msg.location.get('url', '')})"))
+        page.on("pageerror", lambda exc: self.errors.append(f"{name}: page error: {exc}"))
+
+        def on_dialog(dialog):
+            self.dialogs.append(f"{name}: {dialog.type}: {dialog.message}")
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        return page
+
+    def new_page(self, browser, name: str, **context_options):
+        context = browser.new_context(accept_downloads=True, **context_options)
+        context.set_default_timeout(10_000)
+        self.contexts.append(context)
+        return self.watch(context.new_page(), name)
+
+    def phone(self, browser, name: str):
+        return self.new_page(browser, name, **PHONE)
+
+    def close(self):
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def pages(browser):
+    """Make pages that are watched for errors and dialogs; closed after the test."""
+    watch = PageWatch()
+    yield watch
+    watch.close()
+
+
+@pytest.fixture(scope="session")
+def shots():
+    """Save a screenshot under build/screenshots/ (gitignored): shots(page, "name")."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def save(page, name: str, full_page: bool = False) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page, animations="disabled")
+        return path
+
+    return save
