@@ -20,6 +20,7 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.exceptions import HTTPException
 
 from facilitator import export, workshop
 from facilitator.decks import DEFAULT_DECK_ID, Deck, DeckError, deck_from_text, load_decks
@@ -78,17 +79,23 @@ def security_headers(response: Response) -> Response:
     return response
 
 
-@bp.app_errorhandler(404)
-def not_found(exc: Exception) -> tuple[str, int]:
-    """A plain page, never a traceback."""
-    return render_template("error.html", title="Not found",
-                           message="This link is not valid (or the session was deleted)."), 404
+ERROR_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "bad_request",
+               413: "too_large"}
 
 
-@bp.app_errorhandler(413)
-def too_large(exc: Exception) -> tuple[Response, int]:
-    """Bodies over MAX_CONTENT_LENGTH."""
-    return jsonify(error={"code": "too_large", "message": "The request is too large."}), 413
+@bp.app_errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> tuple[Response | str, int]:
+    """Every HTTP error as our own page (JSON under /api/), never a traceback."""
+    status = exc.code or 500
+    message = exc.description or exc.name
+    if status == 404:
+        message = "This link is not valid (or the session was deleted)."
+    elif status == 413:
+        message = "The request is too large."
+    if request.path.startswith("/api/") or status == 413:
+        code = ERROR_CODES.get(status, "bad_request")
+        return jsonify(error={"code": code, "message": message}), status
+    return render_template("error.html", title=exc.name, message=message), status
 
 
 @bp.get("/healthz")
@@ -270,7 +277,7 @@ def organiser_logout() -> Response:
 
 
 @bp.get("/organiser/export/<kind>.csv")
-def organiser_export(kind: str) -> Response | tuple[Response, int]:
+def organiser_export(kind: str) -> Response:
     """One CSV of several sessions (they must have been run with the same deck)."""
     if not _organiser():
         abort(403)
@@ -279,13 +286,17 @@ def organiser_export(kind: str) -> Response | tuple[Response, int]:
     codes = request.args.getlist("session")
     chosen = [store().by_code(c) for c in codes]
     if not codes or any(s is None for s in chosen):
-        return _api_error("not_found", "Choose one or more existing sessions.", 404)
+        return _back_to_organiser("Tick one or more existing sessions.")
     sessions = [s for s in chosen if s is not None]
     if len({(s.deck.statements, s.deck.discard, s.deck.top) for s in sessions}) > 1:
-        return _api_error("bad_request",
-                          "These sessions used different statement decks; export them apart.")
+        return _back_to_organiser(
+            "These sessions used different statement decks; export them separately.")
     name = sessions[0].code if len(sessions) == 1 else f"{len(sessions)}-sessions"
     return csv_response(export_bytes(sessions, kind), f"{name}-{kind}.csv")
+
+
+def _back_to_organiser(message: str) -> Response:
+    return redirect(url_for("facilitator.organiser", error=message))
 
 
 @bp.post("/organiser/sessions/<code>/delete")

@@ -549,3 +549,23 @@ def test_the_console_exports_equal_what_analyse_makes_of_its_responses(room, tmp
     for kind in ("summary", "groups"):
         assert (tmp_path / "out" / f"{kind}.csv").read_bytes() == room.http.get(
             base + f"{kind}.csv").get_data()
+
+
+def test_http_errors_are_our_own_page_or_json_never_a_default(client, room):
+    r = client.get(f"/organiser/export/responses.csv?session={room.info['code']}")
+    assert r.status_code == 403 and "facilitator" in r.get_data(as_text=True).lower()
+    r = client.post("/organiser/login", data={"secret": "x", "csrf": "forged"})
+    assert r.status_code == 400 and "Form expired" in r.get_data(as_text=True)
+    r = client.put("/api/sessions", json={})
+    assert r.status_code == 405 and r.get_json()["error"]["code"] == "bad_request"
+
+
+def test_an_organiser_export_of_mixed_decks_goes_back_with_a_message(client, app, socketio):
+    a = create(client)
+    b = create(client, deck="partnership-criteria")
+    with client.session_transaction() as s:
+        s["organiser"] = True
+    r = client.get(f"/organiser/export/responses.csv?session={a['code']}&session={b['code']}")
+    assert r.status_code == 302 and "different" in r.headers["Location"]
+    r = client.get("/organiser/export/responses.csv")
+    assert r.status_code == 302 and "error=" in r.headers["Location"]
