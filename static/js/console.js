@@ -191,7 +191,7 @@ function renderGroups() {
       answered === null ? null : h("div", { class: "bar", role: "img", "aria-label": `${answered} of ${g.joined} answered` },
         h("span", { style: { "--fill": `${g.joined ? (100 * answered) / g.joined : 0}%` } })),
       h("ul", { class: "people" }, (g.participants || []).map((p) => h("li", { dataset: { key: `p-${p.id}`, participant: p.id } },
-        h("span", { class: "pname" }, p.name || `Participant ${p.id}`),
+        h("span", { class: "pname", title: p.name || null, dir: "auto" }, p.name || `Participant ${p.id}`),
         h("span", { class: "ticks", "aria-label": progressWords(p) },
           ["discard", "rank", "top"].filter((s) => s !== "discard" || snap.deck.discard).map((s) => h("span", {
             class: ["tick", p.answered[s] && "yes"], title: `${stepName(s, snap.deck)}: ${p.answered[s] ? "answered" : "not yet"}`,

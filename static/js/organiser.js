@@ -7,6 +7,17 @@ if (all) {
   all.addEventListener("change", () => boxes().forEach((b) => { b.checked = all.checked; }));
 }
 
+// Downloading with nothing ticked would only bring back an error from the server: say it here.
+const exportForm = $("#export-form");
+if (exportForm) {
+  exportForm.addEventListener("submit", (e) => {
+    const none = !exportForm.querySelector("input[name=session]:checked");
+    $("#export-error").hidden = !none;
+    if (none) e.preventDefault();
+  });
+  exportForm.addEventListener("change", () => { $("#export-error").hidden = true; });
+}
+
 const dialog = $("#confirm-dialog");
 for (const form of document.querySelectorAll("form.delete-form")) {
   form.addEventListener("submit", (e) => {

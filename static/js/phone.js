@@ -180,9 +180,12 @@ function refreshSave() {
   if (answering) {
     const saved = state.answers ? state.answers[step] : null;
     const current = currentAnswer(step);
-    if (pending && pending.step === step) {
+    if (pending && pending.step === step && current !== undefined && !same(current, pending.answer)) {
+      stateName = "dirty"; // changed again since the answer waiting to be sent
+      text = "Changes not saved yet";
+    } else if (pending && pending.step === step) {
       stateName = socket.connected ? "saving" : "queued";
-      text = socket.connected ? "Saving…" : "Kept on this phone – will send when back online";
+      text = socket.connected ? "Saving…" : "Not sent yet";
     } else if (lastError) {
       stateName = "error";
       text = `Not saved: ${lastError}`;
@@ -201,9 +204,12 @@ function refreshSave() {
   setText(savePill, text);
   for (const button of app.querySelectorAll("[data-save-button]")) {
     const ready = button.dataset.ready === "1";
-    button.disabled = !ready || stateName === "saved" || stateName === "saving";
+    button.disabled = !ready || ["saved", "saving", "queued"].includes(stateName);
     button.classList.toggle("is-saved", stateName === "saved");
-    setText(button, stateName === "saved" ? "Saved ✓" : button.dataset.label);
+    button.classList.toggle("is-queued", stateName === "queued");
+    // The button says what happened to the tap (the pill at the top may be scrolled away).
+    setText(button, { saved: "Saved ✓", saving: "Saving…", queued: "Kept on this phone – sends when online" }[stateName]
+      || button.dataset.label);
   }
 }
 
@@ -217,12 +223,19 @@ function currentAnswer(step) {
 
 function scheduleAutosave(step) {
   clearTimeout(autosaveTimer);
-  const saved = state && state.answers ? state.answers[step] : null;
-  if (saved === null || saved === undefined) return; // the first save is the participant's call
+  if (lastHandedIn(step) === null) return; // the first save is the participant's call
   autosaveTimer = setTimeout(() => {
     const answer = currentAnswer(step);
-    if (answer !== undefined && !same(answer, state.answers[step])) submit(step, answer);
+    if (answer !== undefined && !same(answer, lastHandedIn(step))) submit(step, answer);
   }, 700);
+}
+
+/** The answer for `step` last handed in: the one waiting to be sent, else the saved one. */
+function lastHandedIn(step) {
+  const pending = storage.getJSON(pendingKey());
+  if (pending && pending.step === step) return pending.answer;
+  const saved = state && state.answers ? state.answers[step] : null;
+  return saved ?? null;
 }
 
 function announce(text) {
@@ -269,8 +282,13 @@ function renderBar() {
     : ["discard", "rank", "top"].includes(session.step) ? (session.open ? "open" : "closed") : "";
   setText(stepLabel, `${index >= 0 ? `${index + 1}/${steps.length} · ` : ""}${stepName(session.step, deck)}${status ? ` · ${status}` : ""}`);
   stepLabel.dataset.step = session.step;
-  const who = participant.name ? `${participant.name} · ${participant.group.name}` : participant.group.name;
-  setText(whoLabel, who);
+  // Each name isolated (<bdi>): a right-to-left name cannot reorder the group's name.
+  // A long name is cut with an ellipsis, never the table's name.
+  const who = [participant.name ? h("bdi", { class: "me" }, participant.name) : null,
+    participant.name ? h("span", { class: "sep" }, " · ") : null, h("bdi", { class: "table" }, participant.group.name)];
+  if (whoLabel.textContent !== `${participant.name ? `${participant.name} · ` : ""}${participant.group.name}`) {
+    whoLabel.replaceChildren(...who.filter(Boolean));
+  }
   whoLabel.parentElement.hidden = false;
   document.title = `${stepName(session.step, deck)} · ${session.code}`;
 }

@@ -10,11 +10,13 @@ const key = body.dataset.key;
 const stage = $("#stage");
 const main = $("#proj-body");
 const INPUT = ["discard", "rank", "top"];
-const PAGE_SECONDS = 12;
+// With more groups than fit, results page through them: every 12 s, or ?cycle=N seconds.
+const PAGE_SECONDS = Math.max(1, Number(new URLSearchParams(window.location.search).get("cycle")) || 12);
 
 let snap = null;
 let texts = new Map();
 let page = 0;
+let pages = 1;
 let pageTimer = null;
 
 const joinUrl = body.dataset.joinUrl || "";
@@ -38,7 +40,10 @@ function show(next, force = false) {
   const viewChanged = !snap || viewName(snap) !== viewName(next);
   snap = next;
   texts = statementMap(next.deck);
-  if (viewChanged) page = 0;
+  if (viewChanged) {
+    page = 0;
+    stopPaging();
+  }
   render();
 }
 
@@ -71,6 +76,7 @@ function render() {
   setText($("#proj-foot-text"), `${session.code} · ${plural(people, "person", "people")} · ${plural(snap.groups.length, "group", "groups")}`);
 
   let content;
+  if (!view.startsWith("results")) stopPaging();
   if (view === "lobby") content = lobby();
   else if (view === "progress") content = progress();
   else content = results(session.step);
@@ -92,10 +98,19 @@ function lobby() {
       h("p", { class: "lobby-code" }, h("span", { class: "label" }, "code"), h("span", { class: "code" }, snap.session.code))),
     h("section", { class: "lobby-groups" },
       h("h2", {}, "Tables"),
-      h("ul", { class: "group-joins", style: { "--rows": Math.max(1, snap.groups.length) } }, snap.groups.map((g) => h("li", { dataset: { key: `g-${g.id}` } },
+      h("ul", { class: "group-joins", style: {
+        "--rows": Math.max(1, snap.groups.length),
+        // names wrap onto more lines when there are few tables
+        "--clamp": snap.groups.length <= 3 ? 3 : snap.groups.length <= 5 ? 2 : 1,
+      } }, snap.groups.map((g) => h("li", { dataset: { key: `g-${g.id}` } },
         h("span", { class: "gname" }, g.name),
-        h("span", { class: "names" }, (g.names || []).slice(-12).join(" · ")),
+        h("span", { class: "names" }, nameList((g.names || []).slice(-12))),
         h("span", { class: "count" }, String(g.joined)))))));
+}
+
+/** Names as text, each isolated (<bdi>) so a right-to-left name cannot reorder its neighbours. */
+function nameList(names) {
+  return names.map((name, i) => [i ? " · " : null, h("bdi", { class: "nm" }, name)]);
 }
 
 // -- progress ----------------------------------------------------------------------------------
@@ -147,14 +162,27 @@ function results(step) {
     pager(groups.length, perPage));
 }
 
+/**
+ * The groups on the current page. The page turns on its own clock: snapshots (which can come
+ * several times a second while phones answer) re-render the page but never restart the clock.
+ */
 function paginate(items, perPage) {
-  const pages = Math.max(1, Math.ceil(items.length / perPage));
-  clearTimeout(pageTimer);
-  if (pages > 1) {
-    pageTimer = setTimeout(() => { page = (page + 1) % pages; render(); }, PAGE_SECONDS * 1000);
-  }
+  pages = Math.max(1, Math.ceil(items.length / perPage));
   if (page >= pages) page = 0;
+  if (pages > 1 && pageTimer === null) {
+    pageTimer = setInterval(() => {
+      page = (page + 1) % pages;
+      render();
+    }, PAGE_SECONDS * 1000);
+  } else if (pages <= 1) {
+    stopPaging();
+  }
   return items.slice(page * perPage, page * perPage + perPage);
+}
+
+function stopPaging() {
+  clearInterval(pageTimer);
+  pageTimer = null;
 }
 
 function pager(total, perPage) {
@@ -326,11 +354,15 @@ function overview(groups) {
 
 // Long statements are cut to one line with an ellipsis by CSS; if a column is still too tall
 // (many statements on a small screen) shrink the body's type a step until nothing overflows.
+// Columns clip what does not fit (overflow: hidden), so they are measured too: a clipped last
+// row (an 11-statement heat map on a 720p projector) counts as too tall.
 function fitText() {
   let scale = 1;
   stage.style.setProperty("--fit", "1");
-  for (let i = 0; i < 6 && main.scrollHeight > main.clientHeight + 2; i++) {
-    scale -= 0.07;
+  const boxes = [main, ...main.querySelectorAll(".gcol, .gp")];
+  const tooTall = () => boxes.some((b) => b.scrollHeight > b.clientHeight + 2);
+  for (let i = 0; i < 8 && tooTall(); i++) {
+    scale -= 0.06;
     stage.style.setProperty("--fit", scale.toFixed(2));
   }
 }

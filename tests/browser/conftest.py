@@ -133,3 +133,85 @@ def shots():
         return path
 
     return save
+
+
+class Trainer:
+    """The trainer's console driven over Socket.IO by python-socketio (threads; eventlet is never
+    imported into this process), for tests whose subject is not the console page."""
+
+    def __init__(self, url: str, token: str):
+        import socketio
+
+        self.token = token
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.connect(url, transports=["websocket"], wait_timeout=10)
+        self.snapshot = self.call("facilitate")["snapshot"]
+
+    def call(self, event: str, **data) -> dict:
+        ack = self.sio.call(event, {"token": self.token, **data}, timeout=10)
+        assert ack and ack.get("ok"), f"{event} refused: {ack}"
+        if "snapshot" in ack:
+            self.snapshot = ack["snapshot"]
+        return ack
+
+    def open(self, step: str) -> dict:
+        return self.call("open_step", step=step)
+
+    def close_step(self) -> dict:
+        return self.call("close_step")
+
+    def reveal(self, revealed: bool = True) -> dict:
+        return self.call("reveal", revealed=revealed)
+
+    def disconnect(self) -> None:
+        if self.sio.connected:
+            self.sio.disconnect()
+
+
+@pytest.fixture
+def trainer():
+    """trainer(live_server.url, facilitator_token) -> a connected Trainer; all closed afterwards."""
+    made: list[Trainer] = []
+
+    def make(url: str, token: str) -> Trainer:
+        made.append(Trainer(url, token))
+        return made[-1]
+
+    yield make
+    for t in made:
+        t.disconnect()
+
+
+OVERFLOWING = """() => {
+  // Elements that stick out of the viewport sideways (unless an ancestor clips them inside it),
+  // and the scroll sizes of the page.
+  const W = document.documentElement.clientWidth, out = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (!r.width && !r.height) continue;
+    if (r.right <= W + 1 && r.left >= -1) continue;
+    // cut off by an ancestor that clips (overflow not visible) inside the viewport: not seen
+    let clipped = false;
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      const s = getComputedStyle(a);
+      if (s.overflowX !== 'visible') {
+        const ar = a.getBoundingClientRect();
+        if (ar.right <= W + 1 && ar.left >= -1) { clipped = true; break; }
+      }
+    }
+    if (!clipped) {
+      const name = `${el.tagName.toLowerCase()}.${el.className || ''}#${el.id || ''}`;
+      out.push(`${name} ${Math.round(r.left)}..${Math.round(r.right)}`);
+    }
+  }
+  const d = document.scrollingElement;
+  return {out, scrollWidth: d.scrollWidth, width: W,
+          scrollHeight: d.scrollHeight, height: innerHeight};
+}"""
+
+
+@pytest.fixture(scope="session")
+def layout():
+    """layout(page) -> {"out": [elements sticking out of the viewport sideways], "scrollWidth",
+    "width", "scrollHeight", "height"} of document.scrollingElement and the viewport."""
+    return lambda page: page.evaluate(OVERFLOWING)
