@@ -95,7 +95,8 @@ def http_error(exc: HTTPException) -> tuple[Response | str, int]:
     if request.path.startswith("/api/") or status == 413:
         code = ERROR_CODES.get(status, "bad_request")
         return jsonify(error={"code": code, "message": message}), status
-    return render_template("error.html", title=exc.name, message=message), status
+    title = exc.name[:1] + exc.name[1:].lower()  # "Not found", "Method not allowed"
+    return render_template("error.html", title=title, message=message), status
 
 
 @bp.get("/healthz")

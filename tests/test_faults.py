@@ -9,6 +9,7 @@ in batches of 50; every wait is bounded.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import csv
 import io
 import sqlite3
@@ -18,6 +19,13 @@ from typing import Any
 
 import pytest
 import socketio
+
+
+def run_async(coro):
+    """asyncio.run in a thread of its own: Playwright's sync API (browser tests in the same
+    pytest process) leaves an event loop marked running in the main thread."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 pytestmark = [pytest.mark.faults, pytest.mark.server]
 
@@ -219,7 +227,7 @@ def test_a_crash_mid_session_loses_no_acknowledged_answer_and_the_phones_carry_o
         await close_all([console.client, *(p.client for p in phones)])
         return steady, acked
 
-    steady, acked = asyncio.run(before_the_crash())
+    steady, acked = run_async(before_the_crash())
     live_server.start()
 
     async def after_the_crash() -> tuple[dict, dict[str, bytes]]:
@@ -273,7 +281,7 @@ def test_a_crash_mid_session_loses_no_acknowledged_answer_and_the_phones_carry_o
         await close_all([console.client, *(p.client for p in phones)])
         return at_rest, files
 
-    at_rest, files = asyncio.run(after_the_crash())
+    at_rest, files = run_async(after_the_crash())
     live_server.kill()
     live_server.start()
 
@@ -283,7 +291,7 @@ def test_a_crash_mid_session_loses_no_acknowledged_answer_and_the_phones_carry_o
         await close(console.client)
         return snap
 
-    assert asyncio.run(after_the_second_crash()) == at_rest
+    assert run_async(after_the_second_crash()) == at_rest
     assert exports(live_server, info["facilitator_token"]) == files
 
 
@@ -377,7 +385,7 @@ def test_two_hundred_phones_dropping_at_once_all_resync_within_five_seconds(live
             drop_off_the_network(client)
         await close_all([console.client, *old, *(p.client for p in phones)])
 
-    asyncio.run(storm())
+    run_async(storm())
 
 
 # -- payload size, unparseable packets, floods, origin ---------------------------------------
@@ -425,7 +433,7 @@ def test_an_event_over_the_size_limit_drops_only_that_phones_socket(live_server)
                            id="normal"))["ok"]
         await close_all([console.client, *(p.client for p in phones)])
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_packets_the_server_cannot_parse_are_dropped_and_the_server_keeps_serving(live_server):
@@ -453,7 +461,7 @@ def test_packets_the_server_cannot_parse_are_dropped_and_the_server_keeps_servin
         assert table(live_server.db_path, "SELECT * FROM participants") == before
         await close_all([console.client, *(p.client for p in phones)])
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_a_hundred_events_a_second_from_one_socket_are_throttled_without_slowing_others(
@@ -493,7 +501,7 @@ def test_a_hundred_events_a_second_from_one_socket_are_throttled_without_slowing
         assert max(latencies) < 1.0
         await close_all([console.client, *(p.client for p in phones)])
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_a_socket_opened_without_origin_still_needs_valid_tokens(live_server):
@@ -520,4 +528,4 @@ def test_a_socket_opened_without_origin_still_needs_valid_tokens(live_server):
         assert table(live_server.db_path, "SELECT * FROM sessions") == before
         await close_all([stranger, console.client, phones[0].client])
 
-    asyncio.run(scenario())
+    run_async(scenario())
