@@ -1,7 +1,8 @@
 """What each audience is sent: the phone's state, and the console's and projector's snapshots.
 
-Snapshots are coalesced: a change only marks its session dirty, and at most one snapshot per
-``SNAPSHOT_INTERVAL`` seconds goes to the session's console and projector rooms. A submit therefore
+Snapshots are coalesced: a change only marks its session dirty, and a snapshot goes to the
+session's projector (at most 10 a second) and console (at most 4 a second) rooms when a burst
+settles or a little later (``Broadcaster``). A submit therefore
 costs the same however many groups, sessions or watchers there are; the aggregation itself is the
 consensus core's, cached per group by the store until that group changes.
 """
@@ -83,12 +84,9 @@ def results_view(store: Store, session: Session) -> dict[str, Any]:
     return {"groups": groups, "room": store.room_result(session).to_dict()}
 
 
-def snapshot(store: Store, session: Session, audience: str, base_url: str = "",
-             results: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The full picture for the ``facilitator`` console or the ``projector``.
-
-    ``results`` may be passed in when several snapshots are built at once.
-    """
+def snapshot(store: Store, session: Session, audience: str, base_url: str = "") -> dict[str, Any]:
+    """The full picture for the ``facilitator`` console or the ``projector`` (results for the
+    projector only while revealed; they are computed only then)."""
     console = audience == "facilitator"
     groups = []
     members_by_group: dict[int, list[Participant]] = {n: [] for n in session.groups}
@@ -125,48 +123,91 @@ def snapshot(store: Store, session: Session, audience: str, base_url: str = "",
         "session": view,
         "deck": session.deck.to_dict(),
         "groups": groups,
-        "results": (results or results_view(store, session)) if show_results else None,
+        "results": results_view(store, session) if show_results else None,
     }
 
 
-class Broadcaster:
-    """Sends snapshots (coalesced) to consoles and projectors, and states to phones."""
+AUDIENCES = ("projector", "facilitator")
 
-    def __init__(self, socketio: Any, store: Store, interval: float, base_url: str = "") -> None:
+
+class _Channel:
+    """Coalescing state of one audience of one session."""
+
+    __slots__ = ("scheduled", "first_change", "last_change", "last_sent")
+
+    def __init__(self) -> None:
+        self.scheduled = False
+        self.first_change = 0.0
+        self.last_change = 0.0
+        self.last_sent = float("-inf")
+
+
+class Broadcaster:
+    """Sends snapshots (coalesced) to consoles and projectors, and states to phones.
+
+    Each audience of a session has its own schedule. After a change, a snapshot goes out once
+    the session has been quiet for ``QUIET`` seconds (the end of a burst shows at once), or at
+    the latest ``interval`` seconds after the first unsent change (a steady stream still shows),
+    and never sooner than ``min_gap`` after the previous one (at most 10 a second). The console
+    carries every participant and the results, so it is sent less often than the projector.
+    """
+
+    QUIET = 0.02
+
+    def __init__(self, socketio: Any, store: Store, interval: float, base_url: str = "",
+                 console_interval: float | None = None) -> None:
         self.socketio = socketio
         self.store = store
         self.interval = interval
         self.base_url = base_url
-        self._scheduled: set[int] = set()
-        self._last: dict[int, float] = {}
+        console = max(interval, 0.5) if console_interval is None else console_interval
+        self.intervals = {"projector": interval, "facilitator": console}
+        self.min_gaps = {"projector": min(interval, 0.1), "facilitator": console / 2}
+        self._channels: dict[tuple[int, str], _Channel] = {}
 
     def touch(self, session: Session) -> None:
-        """Note that ``session`` changed: a snapshot follows within ``interval`` seconds."""
+        """Note that ``session`` changed; its snapshots follow (see the class docstring)."""
         if self.interval <= 0:
             self.flush(session)
             return
-        if session.id in self._scheduled:
-            return
-        self._scheduled.add(session.id)
-        delay = max(0.0, self._last.get(session.id, 0.0) + self.interval - time.monotonic())
-        self.socketio.start_background_task(self._flush_later, session, delay)
+        now = time.monotonic()
+        for audience in AUDIENCES:
+            channel = self._channels.get((session.id, audience))
+            if channel is None:
+                channel = self._channels[(session.id, audience)] = _Channel()
+            channel.last_change = now
+            if not channel.scheduled:
+                channel.scheduled = True
+                channel.first_change = now
+                self.socketio.start_background_task(self._send_later, session, audience, channel)
 
-    def _flush_later(self, session: Session, delay: float) -> None:
-        if delay:
-            self.socketio.sleep(delay)
+    def _send_later(self, session: Session, audience: str, channel: _Channel) -> None:
+        interval, min_gap = self.intervals[audience], self.min_gaps[audience]
+        while True:
+            due = min(channel.first_change + interval, channel.last_change + self.QUIET)
+            due = max(due, channel.last_sent + min_gap)
+            wait = due - time.monotonic()
+            if wait <= 0:
+                break
+            self.socketio.sleep(wait)
         # unschedule first: a change made while this snapshot is built schedules the next one
-        self._scheduled.discard(session.id)
-        self._last[session.id] = time.monotonic()
+        channel.scheduled = False
+        channel.last_sent = time.monotonic()
         if self.store.sessions.get(session.id) is session:
-            self.flush(session)
+            self.send(session, audience)
+        else:
+            self._channels.pop((session.id, audience), None)
+
+    def send(self, session: Session, audience: str) -> None:
+        """Send one audience its snapshot now."""
+        room = projector_room(session) if audience == "projector" else console_room(session)
+        self.socketio.emit("snapshot", snapshot(self.store, session, audience, self.base_url),
+                           to=room)
 
     def flush(self, session: Session) -> None:
-        """Send the current snapshots now."""
-        results = results_view(self.store, session)
-        for audience, room in (("facilitator", console_room(session)),
-                               ("projector", projector_room(session))):
-            data = snapshot(self.store, session, audience, self.base_url, results)
-            self.socketio.emit("snapshot", data, to=room)
+        """Send both audiences their snapshots now (projector first)."""
+        for audience in AUDIENCES:
+            self.send(session, audience)
 
     def push_state(self, session: Session, participants: list[Participant] | None = None) -> None:
         """Send each phone (or the given ones) its current state, e.g. after a step change."""

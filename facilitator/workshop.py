@@ -97,6 +97,7 @@ class Participant:
     token: str
     removed: bool = False
     answers: dict[str, Any] = field(default_factory=dict)
+    submission_ids: set[str] = field(default_factory=set)
 
     def label(self) -> str:
         """Name to show: their display name, or 'Participant N'."""
