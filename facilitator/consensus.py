@@ -641,8 +641,21 @@ def _split(
 # --------------------------------------------------------------------------- one group
 
 
+class _PerStatement:
+    """Look-up shared by group and room results."""
+
+    per_statement: tuple[StatementResult, ...]
+
+    def statement(self, number: int) -> StatementResult:
+        """The figures of statement ``number``."""
+        for result in self.per_statement:
+            if result.statement == number:
+                return result
+        raise KeyError(number)
+
+
 @dataclass(frozen=True)
-class GroupResult:
+class GroupResult(_PerStatement):
     """Everything the projector and the exports show for one group."""
 
     statements: tuple[int, ...]
@@ -659,13 +672,6 @@ class GroupResult:
     contested: tuple[int, ...]
     top_size: int = 5
     tops: int = 0
-
-    def statement(self, number: int) -> StatementResult:
-        """The figures of statement ``number``."""
-        for result in self.per_statement:
-            if result.statement == number:
-                return result
-        raise KeyError(number)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (``json.dumps`` works), decimals rounded to 4 places."""
@@ -759,7 +765,7 @@ def aggregate_group(
 
 
 @dataclass(frozen=True)
-class RoomResult:
+class RoomResult(_PerStatement):
     """The whole room across groups that may have discarded different statements.
 
     Each ranking is extended with its group's discard placed last (see docs/consensus.md), so
@@ -781,13 +787,6 @@ class RoomResult:
     groups_discarded: dict[int, int] = field(default_factory=dict)
     agreed: tuple[int, ...] = ()
     contested: tuple[int, ...] = ()
-
-    def statement(self, number: int) -> StatementResult:
-        """The room's figures for statement ``number``."""
-        for result in self.per_statement:
-            if result.statement == number:
-                return result
-        raise KeyError(number)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (``json.dumps`` works), decimals rounded to 4 places."""
