@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 # Per socket: at most EVENT_BURST events at once, refilled at EVENT_RATE a second.
 EVENT_RATE = 10.0
 EVENT_BURST = 30.0
-# Per client address: at most JOIN_FAILURES wrong join codes in JOIN_WINDOW seconds.
+# Per client address: at most JOIN_FAILURES wrong join codes (or organiser secrets) in
+# JOIN_WINDOW seconds.
 JOIN_FAILURES = 10
 JOIN_WINDOW = 60.0
 

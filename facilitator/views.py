@@ -262,11 +262,16 @@ def organiser() -> str:
 def organiser_login() -> Response:
     """Check the organiser secret."""
     _check_csrf()
+    guard = current_app.extensions["facilitator.guard"]
+    address = request.remote_addr or "?"
+    if guard.join_blocked(address):
+        return _back_to_organiser("Too many wrong secrets; wait a minute and try again.")
     secret = request.form.get("secret", "")
     if hmac.compare_digest(secret.encode(), current_app.config["ORGANISER_SECRET"].encode()):
         session["organiser"] = True
         return redirect(url_for("facilitator.organiser"))
-    return redirect(url_for("facilitator.organiser", error="That secret is not right."))
+    guard.join_failed(address)
+    return _back_to_organiser("That secret is not right.")
 
 
 @bp.post("/organiser/logout")

@@ -569,3 +569,14 @@ def test_an_organiser_export_of_mixed_decks_goes_back_with_a_message(client, app
     assert r.status_code == 302 and "different" in r.headers["Location"]
     r = client.get("/organiser/export/responses.csv")
     assert r.status_code == 302 and "error=" in r.headers["Location"]
+
+
+def test_wrong_organiser_secrets_are_throttled(client):
+    page = client.get("/organiser").get_data(as_text=True)
+    csrf = page.split('name="csrf" value="')[1].split('"')[0]
+    for _ in range(10):
+        r = client.post("/organiser/login", data={"secret": "guess", "csrf": csrf})
+        assert "not+right" in r.headers["Location"] or "not%20right" in r.headers["Location"]
+    r = client.post("/organiser/login", data={"secret": "organiser-secret", "csrf": csrf})
+    assert "Too+many" in r.headers["Location"] or "Too%20many" in r.headers["Location"]
+    assert client.get("/organiser/export/responses.csv?session=X").status_code == 403
