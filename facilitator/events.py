@@ -227,6 +227,7 @@ def register(socketio: SocketIO) -> None:
         session = facilitator_session(data)
         participant = store().remove_participant(session, data.get("participant"))
         broadcaster().push_state(session, [participant])
+        broadcaster().release(session, [participant])
         return control_ack(session, phones=False)
 
     @handler("reset_session")
@@ -237,9 +238,8 @@ def register(socketio: SocketIO) -> None:
             return error("confirm_required", 'Send "confirm": "RESET" to reset the session.')
         gone = session.active()
         store().reset(session)
-        for p in gone:
-            p.removed = True
         broadcaster().push_state(session, gone)
+        broadcaster().release(session, gone)
         return control_ack(session, phones=False)
 
     @handler("close_session")

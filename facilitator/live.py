@@ -209,6 +209,20 @@ class Broadcaster:
         for audience in AUDIENCES:
             self.send(session, audience)
 
+    def release(self, session: Session, participants: list[Participant]) -> None:
+        """Empty the rooms of participants who left (after their last push), so their sockets
+        hear nothing more."""
+        for p in participants:
+            self.socketio.close_room(participant_room(session, p))
+
+    def forget(self, session: Session) -> None:
+        """Empty every room of a session being deleted and drop its schedules."""
+        self.release(session, list(session.participants.values()))
+        self.socketio.close_room(console_room(session))
+        self.socketio.close_room(projector_room(session))
+        for audience in AUDIENCES:
+            self._channels.pop((session.id, audience), None)
+
     def push_state(self, session: Session, participants: list[Participant] | None = None) -> None:
         """Send each phone (or the given ones) its current state, e.g. after a step change."""
         targets = session.active() if participants is None else participants

@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from facilitator.workshop import Group, Participant, Session, WorkshopError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: socket rooms are named by it
     code TEXT NOT NULL UNIQUE,
     title TEXT NOT NULL,
     deck TEXT NOT NULL,
@@ -141,14 +141,28 @@ class Store:
     # -- plumbing ---------------------------------------------------------------------------
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. If anything fails, COMMIT included, the database is rolled
+        back and memory (which may hold part of the change) is rebuilt from it, so the two
+        never disagree and nothing unsaved is ever reported as saved."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                with suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                self._reload()
                 raise
-            self._db.execute("COMMIT")
+
+    def _reload(self) -> None:
+        self.sessions.clear()
+        self._by_code.clear()
+        self._by_facilitator.clear()
+        self._by_projector.clear()
+        self._by_participant.clear()
+        self._results.clear()
+        self._load()
 
     def close(self) -> None:
         """Close the database connection."""
@@ -161,7 +175,8 @@ class Store:
         self._by_facilitator[session.facilitator_token] = session
         self._by_projector[session.projector_key] = session
         for p in session.participants.values():
-            self._by_participant[p.token] = (session, p)
+            if not p.removed:
+                self._by_participant[p.token] = (session, p)
 
     def _unindex(self, session: Session) -> None:
         self.sessions.pop(session.id, None)
@@ -304,8 +319,9 @@ class Store:
     def close_step(self, session: Session) -> None:
         """Close the current step; closing the discard step decides each group's discard."""
         workshop.check_open(session)
+        deciding = session.step == "discard" and session.open  # closing twice keeps a settle
         with self._transaction() as db:
-            decisions = self._decide_discards(db, session) if session.step == "discard" else {}
+            decisions = self._decide_discards(db, session) if deciding else {}
             self._save_session_flags(db, session, open=False)
             session.open = False
             session.version += 1
@@ -396,10 +412,15 @@ class Store:
             session.version += 1
 
     def reset(self, session: Session) -> None:
-        """Remove every participant and answer; back to the lobby with fresh discards."""
+        """Remove every participant and answer; back to the lobby with fresh discards.
+
+        Participants are marked removed, not deleted, so their numbers (and socket rooms) are
+        never given to someone who joins afterwards.
+        """
         with self._transaction() as db:
-            for table in ("answers", "submissions", "participants"):
+            for table in ("answers", "submissions"):
                 db.execute(f"DELETE FROM {table} WHERE session_id = ?", (session.id,))
+            db.execute("UPDATE participants SET removed = 1 WHERE session_id = ?", (session.id,))
             db.execute(
                 "UPDATE groups SET discard = NULL, discard_tied = NULL WHERE session_id = ?",
                 (session.id,),
@@ -408,7 +429,9 @@ class Store:
                                      closed=False)
             for p in session.participants.values():
                 self._by_participant.pop(p.token, None)
-            session.participants.clear()
+                p.removed = True
+                p.answers.clear()
+                p.submission_ids.clear()
             for g in session.groups.values():
                 g.discard, g.discard_tied = None, None
             session.step, session.open, session.revealed, session.closed = (

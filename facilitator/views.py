@@ -312,5 +312,6 @@ def organiser_delete(code: str) -> Response:
         abort(403)
     _check_csrf()
     s = store().by_code(code) or abort(404)
+    current_app.extensions["facilitator.broadcaster"].forget(s)
     store().delete_session(s)
     return redirect(url_for("facilitator.organiser"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 
 import pytest
 
@@ -580,3 +581,82 @@ def test_wrong_organiser_secrets_are_throttled(client):
     r = client.post("/organiser/login", data={"secret": "organiser-secret", "csrf": csrf})
     assert "Too+many" in r.headers["Location"] or "Too%20many" in r.headers["Location"]
     assert client.get("/organiser/export/responses.csv?session=X").status_code == 403
+
+
+def test_after_a_reset_a_new_joiner_never_inherits_an_old_participants_pushes(room):
+    room.join("ana", 1)
+    room.control("reset_session", confirm="RESET")
+    old_sock = room.phones["ana"][0]
+    ack = room.join("carl", 1)
+    assert ack["state"]["participant"]["id"] == 2  # numbers are never reused
+    old_sock.get_received()
+    room.control("open_step", step="discard")
+    assert old_sock.get_received() == []
+
+
+def test_a_deleted_sessions_id_and_rooms_are_never_given_to_a_new_session(app, socketio, store):
+    first = Room(app, socketio)
+    session = store.by_code(first.info["code"])
+    app.extensions["facilitator.broadcaster"].forget(session)
+    store.delete_session(session)
+    first.console.get_received()
+    second = Room(app, socketio)
+    assert store.by_code(second.info["code"]).id != session.id
+    second.join("zed", 1)
+    assert first.console.get_received() == [] and first.projector.get_received() == []
+
+
+class FailingCommit:
+    """A connection whose COMMIT fails, as on a full disk."""
+
+    def __init__(self, db):
+        self.db = db
+
+    def execute(self, sql, *args):
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.db.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.db, name)
+
+
+def test_a_failed_commit_changes_nothing_and_is_not_reported_as_saved(room, store):
+    room.join("a", 1)
+    room.control("open_step", step="discard")
+    before = store.dump()
+    real = store._db
+    store._db = FailingCommit(real)
+    try:
+        ack = room.submit("a", "discard", 3, sid="doomed")
+    finally:
+        store._db = real
+    assert ack["ok"] is False and ack["error"]["code"] == "internal"
+    assert store.dump() == before
+    session = store.by_code(room.info["code"])
+    assert "discard" not in session.participants[1].answers
+    again = room.submit("a", "discard", 3, sid="doomed")
+    assert again["ok"] and again["duplicate"] is False
+
+
+def test_a_removed_participants_token_stays_dead_after_a_restart(tmp_path):
+    config = {"TESTING": True, "DATABASE": str(tmp_path / "db.sqlite3"), "SNAPSHOT_INTERVAL": 0}
+    app = create_app(config)
+    room = Room(app, app.extensions["facilitator.socketio"])
+    room.join("a", 1)
+    room.control("remove_participant", participant=1)
+    app.extensions["facilitator.store"].close()
+    again = create_app(config)
+    phone = again.extensions["facilitator.socketio"].test_client(again)
+    assert call(phone, "resume", token=room.phones["a"][1])["error"]["code"] == "bad_token"
+    again.extensions["facilitator.store"].close()
+
+
+def test_closing_the_discard_step_twice_keeps_the_trainers_settle(room):
+    room.join("a", 1)
+    room.join("b", 1)
+    play_discard(room, {"a": 3, "b": 6})
+    room.control("close_step")
+    room.control("settle", group=1, statement=6)
+    snap = room.control("close_step")
+    assert snap["groups"][0]["group_discard"] == 6
