@@ -20,15 +20,24 @@ const announcer = $("#announce");
 let code = (body.dataset.code || "").trim().toUpperCase();
 const knownGroups = parseJSON(body.dataset.groups, []);
 
-// -- storage (localStorage may be unavailable: private modes, full quota) -------------------
+// -- storage (localStorage may be unavailable: private modes, blocked site data, full quota) --
+// Every value is also kept in memory, so the page works (for as long as it stays open) when
+// localStorage refuses.
+const memory = new Map();
 const storage = {
   get(key) {
-    try { return localStorage.getItem(key); } catch { return null; }
+    try {
+      const value = localStorage.getItem(key);
+      if (value !== null) return value;
+    } catch { /* fall back to memory */ }
+    return memory.has(key) ? memory.get(key) : null;
   },
   set(key, value) {
+    memory.set(key, value);
     try { localStorage.setItem(key, value); } catch { /* kept in memory only */ }
   },
   remove(key) {
+    memory.delete(key);
     try { localStorage.removeItem(key); } catch { /* nothing to do */ }
   },
   getJSON(key) { return parseJSON(this.get(key), null); },
@@ -64,9 +73,11 @@ function resync() {
       .catch((err) => {
         if (err.code === "bad_token") {
           forget("This phone's place in the workshop has ended. Join again below.");
-        } else if (err.code !== "timeout" && err.code !== "offline") {
-          notice = err.message;
+        } else {
+          // slow or busy server (a whole room reconnecting): try again shortly
+          if (err.code !== "timeout" && err.code !== "offline") notice = err.message;
           render();
+          setTimeout(() => { if (socket.connected) resync(); }, 2000);
         }
       });
   } else {
@@ -149,7 +160,9 @@ async function flush() {
       forget("This phone's place in the workshop has ended. Join again below.");
       return;
     } else {
-      storage.remove(pendingKey());
+      // refused: drop it, unless a newer answer has replaced it meanwhile
+      const now = storage.getJSON(pendingKey());
+      if (now && now.id === pending.id) storage.remove(pendingKey());
       lastError = err.message;
       if (["wrong_step", "step_closed", "awaiting_discard", "session_closed"].includes(err.code)) resync();
     }
