@@ -116,6 +116,11 @@ def drag_up_one(phone, list_id, statement, touch):
     phone.wait_for_function(
         "([id, at, n]) => document.querySelectorAll(`#${id} > li`)[at].dataset.statement === n",
         arg=[list_id, index - 1, str(statement)])
+    # SortableJS animates the swap (150 ms): the next drag starts once the items are still, as
+    # a person's would; grabbing a moving item aims at where it was, not where it is.
+    phone.wait_for_function(
+        "id => [...document.querySelectorAll(`#${id} > li`)]"
+        ".every(li => !li.style.transform && !li.style.transition)", arg=list_id)
 
 
 def arrange_by_drag(phone, list_id, target, touch=True):
