@@ -256,6 +256,20 @@ def register(socketio: SocketIO) -> None:
             return error("rate_limited", "Too many messages; wait a moment and retry.")
         return error("bad_request", "Unknown event.")
 
+    catch_all = socketio.server.handlers["/"]["*"]
+    is_connected = socketio.server.manager.is_connected
+
+    def on_literal_star(*args: Any) -> Any:
+        """An event literally named "*" reaches the catch-all without its name (python-socketio
+        finds the "*" handler by exact match), and Flask-SocketIO would then take the first
+        payload item for the socket id. Put the name back so it is refused like any unknown
+        event. (An unknown event arrives as (name, sid, *data); a "*" event as (sid, *data).)"""
+        if len(args) >= 2 and isinstance(args[1], str) and is_connected(args[1], "/"):
+            return catch_all(*args)
+        return catch_all("*", *args)
+
+    socketio.server.handlers["/"]["*"] = on_literal_star
+
     @socketio.on("disconnect")
     def on_disconnect(reason: Any = None) -> dict[str, Any] | None:
         """Forget a gone socket's throttle state.
