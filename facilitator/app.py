@@ -14,7 +14,7 @@ from flask_socketio import SocketIO
 from facilitator import events, views
 from facilitator.events import Guard
 from facilitator.live import Broadcaster
-from facilitator.store import Store
+from facilitator.store import GroupCommit, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,6 +74,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["facilitator.store"] = store
     app.extensions["facilitator.socketio"] = socketio
     app.extensions["facilitator.guard"] = Guard()
+    app.extensions["facilitator.commit"] = GroupCommit(
+        store, socketio.start_background_task, socketio.server.eio.create_event
+    )
     app.extensions["facilitator.broadcaster"] = Broadcaster(
         socketio, store, float(app.config["SNAPSHOT_INTERVAL"]), public_url
     )

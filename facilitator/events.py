@@ -18,7 +18,7 @@ from flask import current_app, request
 from flask_socketio import SocketIO, join_room
 
 from facilitator import live, workshop
-from facilitator.store import Store
+from facilitator.store import GroupCommit, Store
 from facilitator.workshop import Session, WorkshopError
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,9 @@ def register(socketio: SocketIO) -> None:
 
     def guard() -> Guard:
         return current_app.extensions["facilitator.guard"]
+
+    def group_commit() -> GroupCommit:
+        return current_app.extensions["facilitator.commit"]
 
     def handler(event: str) -> Callable:
         """Register ``event``: rate limit, require an object payload, map errors to acks."""
@@ -158,13 +161,15 @@ def register(socketio: SocketIO) -> None:
 
     @handler("submit")
     def on_submit(data: dict[str, Any]) -> dict[str, Any]:
-        """Phone → server: save one answer; acked only after it is committed."""
+        """Phone → server: save one answer; acked only after it is committed (answers
+        arriving together share one commit)."""
         found = store().by_participant(data.get("token"))
         if found is None:
             return error("bad_token", "This phone's place in the workshop is no longer valid.")
         session, participant = found
-        duplicate = store().submit(session, participant, data.get("step"), data.get("answer"),
-                                   data.get("id"))
+        record, duplicate = store().stage_submit(session, participant, data.get("step"),
+                                                 data.get("answer"), data.get("id"))
+        group_commit().wait(record)
         if not duplicate:
             broadcaster().touch(session)
         return {"ok": True, "version": session.version, "duplicate": duplicate,

@@ -1,0 +1,174 @@
+"""Group commit: answers that arrive together share one transaction, nothing is acknowledged
+before its commit, a failed commit fails every answer in it and changes nothing, and any other
+change (closing the discard step, removing a phone) first commits the answers accepted before it.
+
+The coordinator is driven here with real threads and a writer the test starts by hand, so the
+moment of the commit is under the test's control; the eventlet server runs the same code in the
+live-server and fault tests (kill -9 with submits in flight).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from facilitator.decks import load_decks
+from facilitator.store import GroupCommit, Store
+from facilitator.workshop import WorkshopError
+
+
+class FailingCommit:
+    """A connection whose COMMIT fails, as on a full disk."""
+
+    def __init__(self, db):
+        self.db = db
+
+    def execute(self, sql, *args):
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.db.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.db, name)
+
+
+@pytest.fixture
+def world(tmp_path):
+    """A store with one session in an open discard step and six phones in two groups."""
+    store = Store(tmp_path / "db.sqlite3")
+    session = store.create_session(load_decks()["task-5-1"], "T", ["A", "B"])
+    phones = [store.join(session, f"p{i}", 1 + i % 2) for i in range(6)]
+    store.open_step(session, "discard")
+    yield store, session, phones
+    store.close()
+
+
+class HeldWriter:
+    """A GroupCommit whose writer task only runs when the test says so."""
+
+    def __init__(self, store: Store) -> None:
+        self.tasks: list = []
+        self.commit = GroupCommit(store, lambda fn, *args: self.tasks.append((fn, args)),
+                                  threading.Event)
+
+    def run_writer(self) -> None:
+        fn, args = self.tasks.pop(0)
+        fn(*args)
+
+
+def wait_all(commit: GroupCommit, records) -> tuple[list[threading.Thread], list]:
+    """One waiting 'handler' thread per record; their outcomes land in the returned list."""
+    outcomes: list = []
+
+    def handler(record):
+        try:
+            commit.wait(record)
+            outcomes.append("saved")
+        except WorkshopError as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=handler, args=(r,)) for r in records]
+    for t in threads:
+        t.start()
+    return threads, outcomes
+
+
+def answers_in_db(store: Store) -> int:
+    return len(store.dump()["answers"])
+
+
+def test_answers_staged_together_share_one_commit_and_none_is_acked_before_it(world):
+    store, session, phones = world
+    held = HeldWriter(store)
+    records = [store.stage_submit(session, p, "discard", 3, f"s{p.number}")[0] for p in phones]
+    threads, outcomes = wait_all(held.commit, records)
+    deadline = time.monotonic() + 5
+    while not held.tasks and time.monotonic() < deadline:
+        time.sleep(0.001)
+    time.sleep(0.05)  # every handler is now waiting (or about to)
+    assert outcomes == [] and answers_in_db(store) == 0
+    assert not any("discard" in p.answers for p in phones)  # nothing shown before the commit
+    version = session.version
+    held.run_writer()
+    for t in threads:
+        t.join(5)
+    assert outcomes == ["saved"] * len(phones)
+    assert held.tasks == []  # one writer was started for all of them
+    assert (held.commit.commits, held.commit.answers) == (1, len(phones))
+    assert answers_in_db(store) == len(phones)
+    assert all(p.answers["discard"] == 3 for p in phones)
+    assert session.version == version + len(phones)
+    assert store.dump()["sessions"][0][-1] == session.version  # the version is saved too
+
+
+def test_a_failed_group_commit_fails_every_answer_in_it_and_changes_nothing(world):
+    store, session, phones = world
+    held = HeldWriter(store)
+    before, version = store.dump(), session.version
+    records = [store.stage_submit(session, p, "discard", 4, f"x{p.number}")[0] for p in phones]
+    threads, outcomes = wait_all(held.commit, records)
+    deadline = time.monotonic() + 5
+    while not held.tasks and time.monotonic() < deadline:
+        time.sleep(0.001)
+    real = store._db
+    store._db = FailingCommit(real)
+    try:
+        held.run_writer()
+    finally:
+        store._db = real
+    for t in threads:
+        t.join(5)
+    assert outcomes == ["internal"] * len(phones)
+    assert store.dump() == before
+    fresh = store.by_code(session.code)
+    assert fresh.version == version
+    assert not any("discard" in p.answers for p in fresh.participants.values())
+    # the phones send them again: accepted as new, not as duplicates of something unsaved
+    again = [store.submit(fresh, p, "discard", 4, f"x{p.number}")
+             for p in fresh.participants.values()]
+    assert again == [False] * len(phones) and answers_in_db(store) == len(phones)
+
+
+def test_closing_the_discard_step_counts_every_vote_accepted_before_it(world):
+    store, session, phones = world
+    held = HeldWriter(store)
+    records = [store.stage_submit(session, p, "discard", 5, f"v{p.number}")[0] for p in phones]
+    store.close_step(session)  # the trainer closes while the writer has not run yet
+    assert all(r.done for r in records)
+    assert {g.discard for g in session.groups.values()} == {5}
+    assert answers_in_db(store) == len(phones)
+    threads, outcomes = wait_all(held.commit, records)
+    for t in threads:
+        t.join(5)
+    assert outcomes == ["saved"] * len(phones) and held.tasks == []
+
+
+def test_an_answer_resent_while_its_first_copy_waits_is_saved_once(world):
+    store, session, phones = world
+    first, dup1 = store.stage_submit(session, phones[0], "discard", 2, "same")
+    second, dup2 = store.stage_submit(session, phones[0], "discard", 9, "same")
+    assert (dup1, dup2) == (False, True) and second is first
+    assert store.commit_staged() == 1
+    assert first.done and phones[0].answers["discard"] == 2
+    assert store.submit(session, phones[0], "discard", 9, "same") is True
+    assert len(store.dump()["submissions"]) == 1
+
+
+def test_a_refused_answer_is_never_staged(world):
+    store, session, phones = world
+    with pytest.raises(WorkshopError) as exc:
+        store.stage_submit(session, phones[0], "rank", [1, 2, 3], "early")
+    assert exc.value.code == "wrong_step"
+    assert store.commit_staged() == 0
+
+
+def test_removing_a_phone_first_commits_its_waiting_answer(world):
+    store, session, phones = world
+    record, _ = store.stage_submit(session, phones[0], "discard", 7, "last-word")
+    store.remove_participant(session, phones[0].number)
+    assert record.done
+    submissions = store.dump()["submissions"]
+    assert [row[2] for row in submissions] == ["last-word"]
