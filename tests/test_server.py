@@ -660,3 +660,21 @@ def test_closing_the_discard_step_twice_keeps_the_trainers_settle(room):
     room.control("settle", group=1, statement=6)
     snap = room.control("close_step")
     assert snap["groups"][0]["group_discard"] == 6
+
+
+def test_socket_events_run_without_a_routing_error(app, socketio):
+    """Flask-SocketIO builds each event's request context from the handshake URL; with no rule
+    for it werkzeug would raise and keep a NotFound (with traceback and frames) per event."""
+    from flask import request
+
+    @socketio.on("probe")
+    def probe(_data=None):
+        return {"error": repr(request.routing_exception), "endpoint": request.endpoint}
+
+    phone = socketio.test_client(app)
+    assert phone.emit("probe", {}, callback=True) == {"error": "None", "endpoint": "socketio"}
+
+
+def test_plain_http_to_the_socket_path_never_reaches_a_page(client):
+    r = client.get("/socket.io/")
+    assert r.status_code in (400, 404)
