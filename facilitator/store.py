@@ -599,6 +599,10 @@ class Store:
                 r.done = True
             return len(staged)
 
+    def staged_count(self) -> int:
+        """How many answers wait for the next group commit."""
+        return len(self._staged)
+
     def _fail_staged(self, error: BaseException) -> None:
         staged, self._staged, self._staged_ids = self._staged, [], {}
         for r in staged:
@@ -677,31 +681,40 @@ class GroupCommit:
     """
 
     def __init__(self, store: Store, start_task: Callable[..., Any],
-                 make_event: Callable[[], Any]) -> None:
+                 make_event: Callable[[], Any], max_group: int = 100) -> None:
         self.store = store
         self._start_task = start_task
         self._make_event = make_event
         self._lock = threading.Lock()
         self._pending: Any = None  # the event of the writer that has not started yet
+        self.max_group = max_group
         self.commits = 0  # transactions written, and answers in them (for the benchmark)
         self.answers = 0
 
     def wait(self, record: StagedAnswer) -> None:
         """Block this task until ``record`` is committed; raise ``WorkshopError`` if its commit
-        failed (nothing was saved, and the phone sends it again)."""
+        failed (nothing was saved, and the phone sends it again).
+
+        Once ``max_group`` answers are staged, the task that stages the next one commits the
+        group itself instead of waiting, so no more than about that many tasks (each holding
+        its stack and request) are ever parked here at once."""
         while not record.done and record.error is None:
             with self._lock:
                 event = self._pending
                 if event is None:
                     event = self._pending = self._make_event()
                     self._start_task(self._run, event)
-            event.wait()
+            if self.store.staged_count() >= self.max_group:
+                self._run(event)
+            else:
+                event.wait()
         record.result()
 
     def _run(self, event: Any) -> None:
         try:
             with self._lock:
-                self._pending = None  # answers staged from now on go with the next writer
+                if self._pending is event:
+                    self._pending = None  # answers staged from now on go with the next writer
             written = self.store.commit_staged()
             if written:
                 self.commits += 1

@@ -172,3 +172,24 @@ def test_removing_a_phone_first_commits_its_waiting_answer(world):
     assert record.done
     submissions = store.dump()["submissions"]
     assert [row[2] for row in submissions] == ["last-word"]
+
+
+def test_a_full_group_is_committed_by_the_task_that_fills_it_without_waiting(world):
+    store, session, phones = world
+    held = HeldWriter(store)
+    held.commit.max_group = 3
+    first = [store.stage_submit(session, p, "discard", 1, f"f{p.number}")[0] for p in phones[:2]]
+    threads, outcomes = wait_all(held.commit, first)  # 2 staged: below the limit, they wait
+    deadline = time.monotonic() + 5
+    while not held.tasks and time.monotonic() < deadline:
+        time.sleep(0.001)
+    time.sleep(0.05)
+    assert outcomes == [] and held.commit.commits == 0
+    third, _ = store.stage_submit(session, phones[2], "discard", 1, "third")
+    held.commit.wait(third)  # the third fills the group: committed here, at once
+    for t in threads:
+        t.join(5)
+    assert outcomes == ["saved", "saved"] and third.done
+    assert (held.commit.commits, held.commit.answers) == (1, 3)
+    held.run_writer()  # the writer started for the group finds nothing left to do
+    assert held.commit.commits == 1 and answers_in_db(store) == 3
