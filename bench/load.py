@@ -28,6 +28,7 @@ import asyncio
 import bisect
 import contextlib
 import functools
+import gc
 import json
 import math
 import multiprocessing as mp
@@ -280,9 +281,16 @@ async def worker_main(conn: Any, indices: list[int], deadline_s: float) -> None:
             else:
                 offsets = [random.Random(f"{seed}:{p.index}").uniform(0, cmd["spread"])
                            for p in todo]
-            res = await asyncio.gather(*(
-                p.submit(kind, step, cmd["t0"] + off, n_groups, seed, cmd["timeout"])
-                for p, off in zip(todo, offsets, strict=True)))
+            # the harness's own garbage collections stay out of the round (app and floor
+            # alike): collect now, none until the round's acks are in
+            gc.collect()
+            gc.disable()
+            try:
+                res = await asyncio.gather(*(
+                    p.submit(kind, step, cmd["t0"] + off, n_groups, seed, cmd["timeout"])
+                    for p, off in zip(todo, offsets, strict=True)))
+            finally:
+                gc.enable()
             conn.send(res)
         elif op == "disconnect":
             lost = [p.lost for p in phones if p.lost]
@@ -641,20 +649,26 @@ async def _drive(kind: str, server: Server, pool: Pool, args: argparse.Namespace
         cpu0 = server.cpu()
         t0 = now() + 0.5
         round_to = to + (args.spread if args.mode == "spread" else 0) + 30
-        parts = await pool.all(round_to, op="submit", kind=kind, step=step, t0=t0,
-                               mode=args.mode, spread=args.spread, n_groups=n_groups,
-                               seed=args.seed + n, timeout=to)
-        records = [r for part in parts for r in part]
-        # wait (bounded) until the projector has everything that was acknowledged
-        until = now() + args.reflect_timeout
-        if kind == "app":
-            target = max((r["version"] for r in records if r["version"] is not None), default=-1)
-            while proj.version < target and now() < until:
-                await asyncio.sleep(0.01)
-        else:
-            want = {r["id"] for r in records if not r["error"]}
-            while not want.issubset(proj.seen) and now() < until:
-                await asyncio.sleep(0.01)
+        gc.collect()  # the driver's collections stay out of the round, as the workers' do
+        gc.disable()
+        try:
+            parts = await pool.all(round_to, op="submit", kind=kind, step=step, t0=t0,
+                                   mode=args.mode, spread=args.spread, n_groups=n_groups,
+                                   seed=args.seed + n, timeout=to)
+            records = [r for part in parts for r in part]
+            # wait (bounded) until the projector has everything that was acknowledged
+            until = now() + args.reflect_timeout
+            if kind == "app":
+                target = max((r["version"] for r in records if r["version"] is not None),
+                             default=-1)
+                while proj.version < target and now() < until:
+                    await asyncio.sleep(0.01)
+            else:
+                want = {r["id"] for r in records if not r["error"]}
+                while not want.issubset(proj.seen) and now() < until:
+                    await asyncio.sleep(0.01)
+        finally:
+            gc.enable()
         if label == args.profile_step:
             server.stop_profiler()
         summary, raw = summarise_round(kind, records, proj)
