@@ -547,6 +547,15 @@ class Store:
         for an answer that breaks the rules, changing nothing."""
         submission_id = workshop.check_submission_id(submission_id)
         with self._lock:
+            current = self._by_participant.get(participant.token)
+            if current is None:
+                if not participant.removed:  # its session was deleted meanwhile
+                    raise WorkshopError("bad_token",
+                                        "This phone's place in the workshop is no longer valid.")
+            elif current[0] is not session or current[1] is not participant:
+                # looked up before a failed write rebuilt memory: these objects are stale
+                raise WorkshopError("internal", "The server was restoring its state; the answer"
+                                    " will be sent again.")
             if submission_id in participant.submission_ids:
                 return _COMMITTED, True
             key = (session.id, participant.number, submission_id)
@@ -680,6 +689,8 @@ class GroupCommit:
     the async mode in use (eventlet, gevent or threads).
     """
 
+    WAIT_LIMIT = 1.0  # seconds a waiter trusts the writer before committing by itself
+
     def __init__(self, store: Store, start_task: Callable[..., Any],
                  make_event: Callable[[], Any], max_group: int = 100) -> None:
         self.store = store
@@ -699,15 +710,20 @@ class GroupCommit:
         group itself instead of waiting, so no more than about that many tasks (each holding
         its stack and request) are ever parked here at once."""
         while not record.done and record.error is None:
+            started = True
             with self._lock:
                 event = self._pending
                 if event is None:
                     event = self._pending = self._make_event()
-                    self._start_task(self._run, event)
-            if self.store.staged_count() >= self.max_group:
+                    try:
+                        self._start_task(self._run, event)
+                    except Exception:  # no task could be started: this one writes
+                        log.exception("could not start the group commit writer")
+                        started = False
+            if not started or self.store.staged_count() >= self.max_group:
                 self._run(event)
-            else:
-                event.wait()
+            elif not event.wait(self.WAIT_LIMIT):
+                self._run(event)  # the writer is late (or gone): never wait on it for ever
         record.result()
 
     def _run(self, event: Any) -> None:

@@ -193,3 +193,57 @@ def test_a_full_group_is_committed_by_the_task_that_fills_it_without_waiting(wor
     assert (held.commit.commits, held.commit.answers) == (1, 3)
     held.run_writer()  # the writer started for the group finds nothing left to do
     assert held.commit.commits == 1 and answers_in_db(store) == 3
+
+
+def test_if_no_writer_task_can_be_started_the_waiter_commits_itself(world):
+    store, session, phones = world
+    calls = []
+
+    def start_task(fn, *args):
+        calls.append(fn)
+        if len(calls) == 1:
+            raise RuntimeError("can't start new thread")
+        threading.Thread(target=fn, args=args, daemon=True).start()
+
+    commit = GroupCommit(store, start_task, threading.Event)
+    first, _ = store.stage_submit(session, phones[0], "discard", 3, "a")
+    commit.wait(first)  # no writer: committed by the waiting task itself, and acknowledged
+    assert first.done and phones[0].answers["discard"] == 3
+    second, _ = store.stage_submit(session, phones[1], "discard", 3, "b")
+    commit.wait(second)  # the next group gets a writer as usual
+    assert second.done and len(calls) == 2 and answers_in_db(store) == 2
+
+
+def test_a_writer_that_never_runs_does_not_park_its_waiters_for_ever(world):
+    store, session, phones = world
+    held = HeldWriter(store)  # its writer is never run in this test
+    held.commit.WAIT_LIMIT = 0.05
+    record, _ = store.stage_submit(session, phones[0], "discard", 3, "late")
+    started = time.monotonic()
+    held.commit.wait(record)
+    assert record.done and time.monotonic() - started < 2
+    assert answers_in_db(store) == 1
+
+
+def test_objects_looked_up_before_a_failed_write_rebuilt_memory_are_refused(world):
+    store, session, phones = world
+    real = store._db
+    store._db = FailingCommit(real)
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            store.reveal(session, True)  # fails at COMMIT: memory is rebuilt from the database
+    finally:
+        store._db = real
+    with pytest.raises(WorkshopError) as exc:  # a handler still holding the old objects
+        store.stage_submit(session, phones[0], "discard", 3, "stale")
+    assert exc.value.code == "internal" and store.staged_count() == 0
+    fresh_session, fresh_phone = store.by_participant(phones[0].token)
+    assert store.submit(fresh_session, fresh_phone, "discard", 3, "stale") is False
+
+
+def test_an_answer_for_a_deleted_session_is_refused_not_staged(world):
+    store, session, phones = world
+    store.delete_session(session)
+    with pytest.raises(WorkshopError) as exc:
+        store.stage_submit(session, phones[0], "discard", 3, "orphan")
+    assert exc.value.code == "bad_token" and store.staged_count() == 0
