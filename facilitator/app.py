@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, abort
 from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import SocketIO
 
@@ -85,16 +85,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Flask-SocketIO runs every socket event in a request context built from the handshake's
     # URL. Without a rule for that URL, werkzeug raises (and keeps, with its traceback and
     # frames) a NotFound per event: measurable CPU, and cyclic garbage that only the slower
-    # collections free. HTTP to /socket.io/ never gets here: the Socket.IO middleware answers it.
-    app.add_url_rule("/socket.io/", "socketio", _socketio_path, strict_slashes=False)
-    app.add_url_rule("/socket.io/", "socketio_ws", _socketio_path, websocket=True,
-                     strict_slashes=False)
+    # collections free. HTTP to /socket.io/ never gets here (the Socket.IO middleware answers
+    # it); /socket.io without the slash does, and gets the usual 404 page for every method.
+    for endpoint, websocket, methods in (
+        ("socketio", False, ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
+        ("socketio_ws", True, ["GET", "HEAD", "OPTIONS"]),
+    ):
+        app.add_url_rule("/socket.io/", endpoint, _socketio_path, strict_slashes=False,
+                         websocket=websocket, methods=methods, provide_automatic_options=False)
     return app
 
 
-def _socketio_path() -> tuple[str, int]:
-    """Never reached over HTTP (see create_app); a plain 404 if it ever is."""
-    return "Not found", 404
+def _socketio_path() -> None:
+    """Not a page: the app's 404 (see create_app)."""
+    abort(404)
 
 
 class PagesOnlySessions(SecureCookieSessionInterface):
