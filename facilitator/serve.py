@@ -4,14 +4,55 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import os
 import signal
 import socket
 import sys
+import time
 import warnings
+from collections.abc import Callable
 
 BACKLOG = 1024
 MAX_CONNECTIONS = 10000
+# Loggers a client can make write: python-socketio / python-engineio log a traceback for every
+# packet they cannot parse.
+CLIENT_TRIGGERED_LOGGERS = ("engineio.server", "socketio.server")
+
+
+class LogLimit(logging.Filter):
+    """At most ``limit`` records per ``window`` seconds; the first record let through after
+    some were dropped says how many. Keeps a phone sending garbage from filling the disk."""
+
+    def __init__(self, limit: int = 10, window: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.limit, self.window, self.clock = limit, window, clock
+        self.window_start = float("-inf")
+        self.passed = 0
+        self.dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Let the record through unless this window's allowance is spent."""
+        now = self.clock()
+        if now - self.window_start >= self.window:
+            self.window_start, self.passed = now, 0
+        if self.passed >= self.limit:
+            self.dropped += 1
+            return False
+        self.passed += 1
+        if self.dropped:
+            record.msg = (f"{record.getMessage()} [{self.dropped} more records like this were"
+                          f" dropped: at most {self.limit} every {self.window:g} s]")
+            record.args = ()
+            self.dropped = 0
+        return True
+
+
+def limit_client_triggered_logs() -> None:
+    """Rate-limit the loggers in ``CLIENT_TRIGGERED_LOGGERS``."""
+    for name in CLIENT_TRIGGERED_LOGGERS:
+        logging.getLogger(name).addFilter(LogLimit())
 
 
 def lan_address() -> str:
@@ -78,6 +119,7 @@ def main(argv: list[str]) -> int:
 
     args = parse_args(argv)
     raise_file_limit()
+    limit_client_triggered_logs()
     public_url = args.public_url or os.environ.get("FACILITATOR_PUBLIC_URL")
     if not public_url:
         host = lan_address() if args.host in ("0.0.0.0", "::", "") else args.host

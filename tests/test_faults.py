@@ -551,3 +551,21 @@ def test_group_commit_under_eventlet_with_a_failing_disk_never_acks_what_it_lost
         assert set(r["refused"]) <= {"internal"}, r
         assert r["missing"] == 0 and r["differ"] == 0, r
         assert r["commits"] < r["answers"], r  # grouped, not one commit per answer
+
+
+def test_a_phone_sending_garbage_cannot_flood_the_servers_log(live_server):
+    """Every packet python-socketio cannot parse logs a traceback; the launcher lets at most
+    ten such records a minute through, then one that says how many it dropped."""
+
+    async def scenario() -> None:
+        info, console, phones = await room_with_phones(live_server, 1)
+        sender = phones[0]
+        for _ in range(60):
+            await sender.client.eio.send('21["resume",' + "[" * 3000 + "]" * 3000 + "]")
+        ack = await call(sender.client, "resume", token=sender.token)
+        assert ack["ok"]
+        await close_all([console.client, sender.client])
+
+    run_async(scenario())
+    log = live_server.log_path.read_text(errors="replace")
+    assert 1 <= log.count("Traceback") <= 10, log.count("Traceback")
