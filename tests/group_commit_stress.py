@@ -27,6 +27,8 @@ from engineio.async_drivers.eventlet import Event  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from failing_db import FailingCommit  # noqa: E402
+
 from facilitator.decks import load_decks  # noqa: E402
 from facilitator.store import GroupCommit, Store  # noqa: E402
 from facilitator.workshop import WorkshopError  # noqa: E402
@@ -35,28 +37,13 @@ PHONES = 60
 TRAINER_MOVES = 150
 
 
-class FlakyDisk:
-    """The store's connection, with COMMIT failing while ``fail`` is set."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db, self.fail = db, False
-
-    def execute(self, sql, *args):
-        if sql == "COMMIT" and self.fail:
-            raise sqlite3.OperationalError("database or disk is full")
-        return self.db.execute(sql, *args)
-
-    def __getattr__(self, name):
-        return getattr(self.db, name)
-
-
 def run(seed: int) -> dict:
     rnd = random.Random(seed)
     store = Store(Path(tempfile.mkdtemp()) / "stress.sqlite3")
     session = store.create_session(load_decks()["task-5-1"], "T", ["A", "B"])
     tokens = [store.join(session, f"p{i}", 1 + i % 2).token for i in range(PHONES)]
     store.open_step(session, "discard")
-    disk = FlakyDisk(store._db)
+    disk = FailingCommit(store._db, fail=False)
     store._db = disk
     commit = GroupCommit(store, eventlet.spawn, Event, max_group=10)
     acked: list[tuple[int, str]] = []

@@ -14,25 +14,11 @@ import threading
 import time
 
 import pytest
+from failing_db import FailingCommit
 
 from facilitator.decks import load_decks
 from facilitator.store import GroupCommit, Store
 from facilitator.workshop import WorkshopError
-
-
-class FailingCommit:
-    """A connection whose COMMIT fails, as on a full disk."""
-
-    def __init__(self, db):
-        self.db = db
-
-    def execute(self, sql, *args):
-        if sql == "COMMIT":
-            raise sqlite3.OperationalError("database or disk is full")
-        return self.db.execute(sql, *args)
-
-    def __getattr__(self, name):
-        return getattr(self.db, name)
 
 
 @pytest.fixture

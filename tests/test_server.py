@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 
 import pytest
+from failing_db import FailingCommit
 
 from facilitator import create_app
 from facilitator.consensus import aggregate_group
@@ -604,21 +604,6 @@ def test_a_deleted_sessions_id_and_rooms_are_never_given_to_a_new_session(app, s
     assert store.by_code(second.info["code"]).id != session.id
     second.join("zed", 1)
     assert first.console.get_received() == [] and first.projector.get_received() == []
-
-
-class FailingCommit:
-    """A connection whose COMMIT fails, as on a full disk."""
-
-    def __init__(self, db):
-        self.db = db
-
-    def execute(self, sql, *args):
-        if sql == "COMMIT":
-            raise sqlite3.OperationalError("database or disk is full")
-        return self.db.execute(sql, *args)
-
-    def __getattr__(self, name):
-        return getattr(self.db, name)
 
 
 def test_a_failed_commit_changes_nothing_and_is_not_reported_as_saved(room, store):

@@ -7,17 +7,10 @@ import threading
 import time
 
 import pytest
+from own_statements import SIX_STATEMENTS
 
 pytestmark = pytest.mark.browser
 
-OWN = [
-    "Partners trust one another.",
-    "Roles are clear.",
-    "Information is shared on time.",
-    "Decisions are made together.",
-    "Resources are pooled.",
-    "Success is measured jointly.",
-]
 
 
 NUMBERS = "els => els.map(e => Number(e.dataset.statement))"
@@ -119,7 +112,7 @@ def test_pasted_statements_without_discard_top_three(browser, live_server, pages
     console.goto(url + "/")
     console.select_option("#deck", "")
     console.wait_for_selector("#own-statements:not([hidden])")
-    console.fill("#statements", "\n".join(OWN))
+    console.fill("#statements", "\n".join(SIX_STATEMENTS))
     console.select_option("#discard", "0")
     console.fill("#top", "3")
     console.fill("#title", "Our own six")
@@ -293,7 +286,7 @@ def test_organiser_and_error_pages(browser, live_server, pages, shots, layout):
     url = live_server.url
     live_server.create_session(title="Multi-agency training – Tuesday")
     live_server.create_session(deck="partnership-criteria", groups=None, group_count=8)
-    live_server.create_session(deck=None, statements="\n".join(OWN), discard=0, top=3,
+    live_server.create_session(deck=None, statements="\n".join(SIX_STATEMENTS), discard=0, top=3,
                                title="<b>Our own</b> =SUM(1) " + "long title " * 8)
     laptop = pages.new_page(browser, "organiser", viewport={"width": 1280, "height": 800})
     laptop.goto(url + "/organiser")

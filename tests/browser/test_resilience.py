@@ -8,23 +8,16 @@ import io
 import json
 
 import pytest
+from own_statements import SIX_STATEMENTS
 
 pytestmark = pytest.mark.browser
 
-STATEMENTS = [
-    "Partners trust one another.",
-    "Roles are clear.",
-    "Information is shared on time.",
-    "Decisions are made together.",
-    "Resources are pooled.",
-    "Success is measured jointly.",
-]
 
 
 def start(live_server, trainer, browser, pages, name="Ana"):
     """A session with no discard step, one phone joined at Table 1, the rank step open."""
-    info = live_server.create_session(deck=None, statements="\n".join(STATEMENTS), discard=0, top=3,
-                                      groups=["Table 1", "Table 2"])
+    info = live_server.create_session(deck=None, statements="\n".join(SIX_STATEMENTS),
+                                      discard=0, top=3, groups=["Table 1", "Table 2"])
     coach = trainer(live_server.url, info["facilitator_token"])
     phone = pages.phone(browser, name)
     return info, coach, phone
@@ -72,7 +65,7 @@ def stored_rank(live_server, info, name="Ana"):
     text = live_server.get(path).decode("utf-8-sig")
     for row in csv.DictReader(io.StringIO(text)):
         if row["name"] == name:
-            ranks = (row[f"rank_{k}"] for k in range(1, len(STATEMENTS) + 1))
+            ranks = (row[f"rank_{k}"] for k in range(1, len(SIX_STATEMENTS) + 1))
             return [int(r) for r in ranks if r]
     return None
 
