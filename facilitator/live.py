@@ -146,14 +146,12 @@ class Broadcaster:
     """Sends snapshots (coalesced) to consoles and projectors, and states to phones.
 
     Each audience of a session has its own schedule. After a change, a snapshot goes out once
-    the session has been quiet for ``QUIET`` seconds (the end of a burst shows at once), or at
+    the session has been quiet for ``quiet`` seconds (the end of a burst shows at once), or at
     the latest ``interval`` seconds after the first unsent change (a steady stream still shows),
     and never sooner than ``min_gap`` after the previous one (at most 20 a second). The console
     carries every participant and the results, so it is sent less often than the projector,
     and waits a little longer for quiet, so that the projector's snapshot goes first.
     """
-
-    QUIET = {"projector": 0.005, "facilitator": 0.03}
 
     def __init__(self, socketio: Any, store: Store, interval: float, base_url: str = "",
                  console_interval: float | None = None) -> None:
@@ -162,8 +160,9 @@ class Broadcaster:
         self.interval = interval
         self.base_url = base_url
         console = max(interval, 0.5) if console_interval is None else console_interval
-        self.intervals = {"projector": interval, "facilitator": console}
-        self.min_gaps = {"projector": min(interval, 0.05), "facilitator": console / 2}
+        # per audience: (interval, min_gap, quiet), seconds
+        self.schedules = {"projector": (interval, min(interval, 0.05), 0.005),
+                          "facilitator": (console, console / 2, 0.03)}
         self._channels: dict[tuple[int, str], _Channel] = {}
 
     def touch(self, session: Session) -> None:
@@ -183,8 +182,7 @@ class Broadcaster:
                 self.socketio.start_background_task(self._send_later, session, audience, channel)
 
     def _send_later(self, session: Session, audience: str, channel: _Channel) -> None:
-        interval, min_gap = self.intervals[audience], self.min_gaps[audience]
-        quiet = self.QUIET[audience]
+        interval, min_gap, quiet = self.schedules[audience]
         while True:
             due = min(channel.first_change + interval, channel.last_change + quiet)
             due = max(due, channel.last_sent + min_gap)

@@ -699,7 +699,7 @@ class GroupCommit:
         self._lock = threading.Lock()
         self._pending: Any = None  # the event of the writer that has not started yet
         self.max_group = max_group
-        self.commits = 0  # transactions written, and answers in them (for the benchmark)
+        self.commits = 0  # transactions written, and answers in them (tests read these)
         self.answers = 0
 
     def wait(self, record: StagedAnswer) -> None:
