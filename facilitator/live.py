@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from facilitator.consensus import DISTINCTIVE_MIN
 from facilitator.store import Store
 from facilitator.workshop import STEPS, Participant, Session, WorkshopError
 
@@ -134,6 +135,7 @@ def table_similarities(store: Store, session: Session, number: int) -> dict[str,
         "agree_top": list(tables.agree_top) if tables else [],
         "agree_bottom": list(tables.agree_bottom) if tables else [],
         "tables": len(tables.compared) if tables else 0,
+        "distinctive_min": DISTINCTIVE_MIN,
     }
 
 

@@ -237,7 +237,7 @@ function posCell(position, k, { gone = false, label = "" } = {}) {
   }
   if (!position) return h("td", { class: "cell empty" }, "–");
   const a = k > 1 ? 1 - (position - 1) / (k - 1) : 1;
-  return h("td", { class: ["cell", a > 0.45 && "dark"], style: { "--a": (0.12 + 0.88 * a).toFixed(3) }, title: `${label}position ${position} of ${k}` }, String(position));
+  return h("td", { class: ["cell", a > 0.6 && "dark"], style: { "--a": (0.12 + 0.88 * a).toFixed(3) }, title: `${label}position ${position} of ${k}` }, String(position));
 }
 
 function matrix({ cls, tables, rows, cell, roomHead, roomCell, foot, note, legend }) {
@@ -357,7 +357,7 @@ function compare(groups, room, limits) {
         const gone = (r.discarded_by || []).includes(i);
         const a = p ? 1 - (p - 1) / Math.max(1, n - 1) : 0;
         return h("span", { class: "mini-col" }, h("span", { class: "tl" }, `T${g.group}`),
-          h("span", { class: ["mini", gone && "gone", a > 0.45 && "dark"], style: { "--a": (0.12 + 0.88 * a).toFixed(3) } }, gone ? "✕" : p ? String(p) : "–"));
+          h("span", { class: ["mini", gone && "gone", a > 0.6 && "dark"], style: { "--a": (0.12 + 0.88 * a).toFixed(3) } }, gone ? "✕" : p ? String(p) : "–"));
       }));
   };
   const differ = h("section", { class: "panel differ" }, h("h3", {}, "Tables differ – talk about these"),

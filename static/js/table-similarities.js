@@ -33,7 +33,9 @@ export function tableSimilarities(similar, title) {
     section("Your table agrees on", similar.agreed || [], title,
       few ? "This needs two rankings at your table." : "No statement clearly agreed yet."),
     section("Where your table stands apart from the room", apart.map((d) => d.statement), title,
-      similar.tables < 2 ? "This needs two tables with rankings." : "Your table ranks like the rest of the room.",
+      similar.tables < 2 ? "This needs two tables with rankings."
+        : similar.rankings < similar.distinctive_min ? `Too few rankings at your table to compare with the room (it takes ${similar.distinctive_min}).`
+          : "Your table ranks like the rest of the room.",
       (n) => {
         const d = apart.find((x) => x.statement === n);
         return `your table ${d.higher ? "ranks it higher" : "ranks it lower"}: mean place ${d.table_mean.toFixed(1)} here, ${d.rest_mean.toFixed(1)} in the rest of the room`;

@@ -111,7 +111,7 @@ def jitter(order: list[int], rng: random.Random) -> list[int]:
 def test_every_results_view_is_readable_from_the_back(browser, live_server, pages, trainer,
                                                        shots, tables):
     names = [f"Table {t}" for t in range(1, tables + 1)]
-    info = live_server.create_session(groups=names, title="Multi-agency training – readable")
+    info = live_server.create_session(groups=names, title="Multi-agency training – Tuesday")
     url, code = live_server.url, info["code"]
     coach = trainer(url, info["facilitator_token"])
     projector = pages.new_page(browser, "projector", viewport={"width": 1920, "height": 1080})
