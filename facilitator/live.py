@@ -19,7 +19,7 @@ from facilitator.workshop import STEPS, Participant, Session, WorkshopError
 PROJECTOR_NAMES = 40
 # What the projector can show while results are revealed: the step's own view ("step"), the room
 # matrix (statements x tables), one table, or one statement across the tables. ``page`` picks
-# the tables shown when there are more than the matrix holds (MATRIX_TABLES).
+# the tables shown (by the step's view or the matrix) when there are more than MATRIX_TABLES.
 PROJECTOR_VIEWS = ("step", "matrix", "table", "statement")
 MATRIX_TABLES = 8
 
@@ -40,7 +40,7 @@ def choose_projector_view(session: Session, data: dict[str, Any]) -> dict[str, A
         if type(statement) is not int or statement not in session.deck.numbers:
             raise WorkshopError("not_found", "There is no such statement in this deck.")
         choice["statement"] = statement
-    elif view == "matrix":
+    else:  # the step's view and the matrix show MATRIX_TABLES tables a page
         page = data.get("page", 0)
         pages = max(1, -(-len(session.groups) // MATRIX_TABLES))
         if type(page) is not int or not 0 <= page < pages:

@@ -68,3 +68,11 @@ def test_each_phone_gets_its_tables_similarities_and_where_it_stands_apart(app, 
     tables = results["room"]["tables"]
     assert tables["compared"] == [0, 1, 2]
     assert any(d["table"] == 0 and d["statement"] == 9 for d in tables["distinctive"])
+
+
+def test_tables_beyond_the_eighth_are_on_a_second_page(app, socketio):
+    room = Room(app, socketio, groups=[f"Table {t}" for t in range(1, 11)])
+    assert room.control("show_on_projector", view="step", page=1)["projector_view"] == {
+        "view": "step", "page": 1}
+    ack = call(room.console, "show_on_projector", token=room.token, view="matrix", page=2)
+    assert ack["error"]["code"] == "bad_request"

@@ -40,19 +40,31 @@ export function chooser(snap) {
     type: "button", class: "button secondary small", disabled: hidden,
     dataset: { action: "project", ...data }, "aria-pressed": isPressed,
   }, label);
-  const pages = Math.ceil(snap.groups.length / (snap.matrix_tables || 8));
+  const size = snap.matrix_tables || 8;
+  const pages = Math.ceil(snap.groups.length / size);
   return [
     h("p", { class: "projector-now", role: "status" }, "The projector shows ", h("strong", {}, projectorNow(snap)), "."),
     hidden ? h("p", { class: "muted" }, "Turn on “Show results on the projector” to choose a view.") : null,
     h("div", { class: "button-row", role: "group", "aria-label": "Views" },
       button(`${stepName(snap.session.step, snap.deck)} view`, { view: "step" }, pressed("step")),
-      Array.from({ length: pages }, (_, p) => button(pages > 1 ? `Room matrix ${p + 1}/${pages}` : "Room matrix",
-        { view: "matrix", page: p }, String(choice.view === "matrix" && (choice.page || 0) === p)))),
+      button("Room matrix", { view: "matrix" }, pressed("matrix"))),
+    pages > 1 ? h("div", { class: "button-row", role: "group", "aria-label": "Tables shown" },
+      Array.from({ length: pages }, (_, p) => {
+        const first = p * size + 1;
+        const last = Math.min(snap.groups.length, first + size - 1);
+        const view = choice.view === "matrix" ? "matrix" : "step";
+        return button(`Tables ${first === last ? first : `${first}–${last}`}`, { view, page: p },
+          String((choice.view === "step" || choice.view === "matrix") && (choice.page || 0) === p));
+      })) : null,
     h("div", { class: "button-row", role: "group", "aria-label": "One table" },
       snap.groups.map((g) => button(g.name, { view: "table", table: g.id }, pressed("table", "table", g.id)))),
     h("div", { class: "button-row", role: "group", "aria-label": "One statement" },
-      snap.deck.statements.map((s) => button(String(s.number), { view: "statement", statement: s.number },
-        pressed("statement", "statement", s.number)))),
+      snap.deck.statements.map((s) => {
+        const b = button(String(s.number), { view: "statement", statement: s.number }, pressed("statement", "statement", s.number));
+        b.title = s.short || s.text;
+        b.setAttribute("aria-label", `Statement ${s.number}: ${s.short || s.text}`);
+        return b;
+      })),
   ];
 }
 

@@ -156,7 +156,7 @@ function resultsView() {
   if (choice.view === "statement") return { name: "statement", statement: choice.statement };
   if (choice.view === "matrix") return { name: "matrix", page: choice.page || 0 };
   const byStep = { discard: "discard", rank: "matrix", similarities: "compare", top: "top", results: "matrix" };
-  return { name: byStep[step] || "matrix", page: 0 };
+  return { name: byStep[step] || "matrix", page: choice.page || 0 };
 }
 
 const FIT_LIMITS = [{ list: 5, apart: 6 }, { list: 4, apart: 4 }, { list: 3, apart: 3 }, { list: 2, apart: 2 }];
@@ -179,9 +179,9 @@ function results(view, limits) {
   const groups = snap.results.groups || [];
   const room = snap.results.room || {};
   const body = {
-    discard: () => discardMatrix(groups, room),
+    discard: () => discardMatrix(groups, room, view.page),
     matrix: () => roomMatrix(groups, room, view.page),
-    top: () => topMatrix(groups, room),
+    top: () => topMatrix(groups, room, view.page),
     compare: () => compare(groups, room, limits),
     table: () => tableView(groups.find((g) => g.group === view.table) || groups[0], groups, room, limits),
     statement: () => statementView(view.statement, groups, room),
@@ -272,7 +272,8 @@ function roomMatrix(groups, room, page) {
   })];
 }
 
-function discardMatrix(groups, room) {
+function discardMatrix(allGroups, room, page) {
+  const { shown: groups, note } = tablePage(allGroups, page);
   const open = snap.session.step === "discard" && snap.session.open;
   const totals = stats(room.per_statement);
   const rows = snap.deck.statements.map((s) => s.number)
@@ -300,12 +301,14 @@ function discardMatrix(groups, room) {
       },
       roomHead: "Tables", roomCell: (s) => h("td", { class: "cell room-count" }, String(groupsDiscarded[String(s)] || 0)),
       foot: h("tr", {}, h("th", { scope: "row", class: "m-stmt foot" }, "Discards"), groups.map(verdict), h("td", {})),
+      note,
       legend: ["votes per table · ", h("span", { class: "picked-key" }, "dark"), " = the table's discard · Tables = how many discard it"],
     }),
   ];
 }
 
-function topMatrix(groups, room) {
+function topMatrix(allGroups, room, page) {
+  const { shown: groups, note } = tablePage(allGroups, page);
   const n = snap.deck.statements.length;
   const order = room.top_order || [];
   const roomStats = stats(room.per_statement);
@@ -327,6 +330,7 @@ function topMatrix(groups, room) {
         return place ? posCell(place, size, { label: "Room: " }) : h("td", { class: "cell blank" }, "");
       },
       legend: [`place in the table's top ${size} (1 = first) · `, h("span", { class: "gone-key" }, "✕"), " = discarded"],
+      note,
     }),
   ];
 }

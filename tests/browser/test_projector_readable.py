@@ -177,3 +177,39 @@ def test_every_results_view_is_readable_from_the_back(browser, live_server, page
         for p in crowd:
             p.close()
     assert pages.dialogs == [] and pages.errors == []
+
+
+def test_more_tables_than_fit_are_paged_by_the_trainer_never_by_a_timer(
+        browser, live_server, pages, trainer, shots):
+    names = [f"Table {t}" for t in range(1, 11)]
+    info = live_server.create_session(groups=names, title="Ten tables")
+    url, code = live_server.url, info["code"]
+    coach = trainer(url, info["facilitator_token"])
+    projector = pages.new_page(browser, "projector", viewport={"width": 1280, "height": 720})
+    projector.goto(f"{url}{info['projector_url']}")
+    crowd = [SocketPhone(url, code, f"P{k}", 1 + k % 10) for k in range(20)]
+    try:
+        coach.open("discard")
+        for p in crowd:
+            p.submit("discard", 10)
+        coach.close_step()
+        coach.open("rank")
+        for p in crowd:
+            p.submit("rank", bias(p.state["participant"]["group"]["id"], p.resume()["remaining"]))
+        coach.reveal(True)
+        heads = ".matrix thead th.m-table:not(.m-room)"
+        projector.wait_for_selector(".results-matrix .matrix")
+        assert projector.locator(heads).count() == 8
+        assert "Tables 1–8 of 10" in projector.inner_text(".pagenote")
+        projector.wait_for_timeout(3000)  # nothing turns by itself
+        assert projector.locator(heads).first.inner_text() == "Table 1"
+        coach.call("show_on_projector", view="step", page=1)
+        projector.wait_for_function(
+            f"() => document.querySelectorAll('{heads}').length === 2")
+        assert "Tables 9–10 of 10" in projector.inner_text(".pagenote")
+        assert projector.locator(heads).first.inner_text() == "Table 9"
+        shots(projector, "readable-10t-matrix-page-2-1280x720")
+    finally:
+        for p in crowd:
+            p.close()
+    assert pages.dialogs == [] and pages.errors == []
