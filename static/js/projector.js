@@ -412,7 +412,7 @@ function tableView(g, groups, room, limits) {
           Array.from({ length: k }, (_, p) => {
             const c = positions[p] || 0;
             const a = m ? c / m : 0;
-            return h("td", { class: ["hcell", a > 0.5 && "dark"], style: { "--a": (0.05 + 0.95 * a).toFixed(3) }, title: `${c} at position ${p + 1}` }, c ? String(c) : "");
+            return h("td", { class: ["hcell", a > 0.6 && "dark"], style: { "--a": (0.05 + 0.95 * a).toFixed(3) }, title: `${c} at position ${p + 1}` }, c ? String(c) : "");
           }),
           h("td", { class: "mean" }, fmt(r.mean_rank, 1)),
           h("td", { class: "ht-tag" }, tag));

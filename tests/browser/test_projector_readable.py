@@ -116,6 +116,8 @@ def test_every_results_view_is_readable_from_the_back(browser, live_server, page
     coach = trainer(url, info["facilitator_token"])
     projector = pages.new_page(browser, "projector", viewport={"width": 1920, "height": 1080})
     projector.goto(f"{url}{info['projector_url']}")
+    projector.wait_for_selector(".lobby .code")
+    assert axe_violations(projector, "lobby") == []
     rng = random.Random(tables)
     crowd = []
     try:
@@ -130,6 +132,8 @@ def test_every_results_view_is_readable_from_the_back(browser, live_server, page
         for p in crowd:
             t = group[p]
             p.submit("discard", next(level) if t == 1 else 1 + t % 3 * 3)
+        projector.wait_for_selector(".progress .gp")
+        assert axe_violations(projector, "progress") == []
         coach.reveal(True)
         projector.wait_for_selector(".results-discard .matrix")
         assert "level" in projector.inner_text(".matrix tfoot")

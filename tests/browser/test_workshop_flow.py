@@ -335,6 +335,7 @@ def test_task_5_1_whole_workshop(browser, live_server, pages, shots):
     assert split == list(table1.contested)
     assert fits(projector)
     shots(projector, "projector-5-similarities")
+    ana.evaluate("window.scrollTo(0, 0)")
     shots(ana, "phone-8-similarities")
 
     # -- top five --------------------------------------------------------------------------------
