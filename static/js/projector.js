@@ -441,7 +441,7 @@ function statementView(s, groups, room) {
         h("div", { class: "histogram", role: "img", "aria-label": counts.map((c, i) => `${c} at ${i + 1}`).join(", "), style: { "--n": counts.length || 1 } },
           counts.map((c, i) => h("span", { class: "hbar" }, h("span", { class: "count" }, String(c)),
             h("span", { class: "fill", style: { "--h": `${(100 * c) / most}%` } }), h("span", { class: "at" }, String(i + 1))))),
-        h("p", { class: "why" }, `room mean place ${fmt(r.mean_rank, 1)} · ${plural(room.rankings || 0, "ranking", "rankings")}`))),
+        h("p", { class: "why" }, `room mean place ${fmt(r.mean_rank, 1)} · spread ${fmt(r.rank_sd, 1)} places (SD) · ${plural(room.rankings || 0, "ranking", "rankings")}`))),
   ];
 }
 
