@@ -18,9 +18,10 @@ from facilitator.workshop import STEPS, Participant, Session, WorkshopError
 
 PROJECTOR_NAMES = 40
 # What the projector can show while results are revealed: the step's own view ("step"), the room
-# matrix (statements x tables), one table, or one statement across the tables. ``page`` picks
-# the tables shown (by the step's view or the matrix) when there are more than MATRIX_TABLES.
-PROJECTOR_VIEWS = ("step", "matrix", "table", "statement")
+# matrix (statements x tables), each table's top picks ("top"), one table, or one statement
+# across the tables. ``page`` picks the tables shown (by the step's view, the matrix or the top
+# picks) when there are more than MATRIX_TABLES.
+PROJECTOR_VIEWS = ("step", "matrix", "top", "table", "statement")
 MATRIX_TABLES = 8
 
 

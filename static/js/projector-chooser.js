@@ -1,6 +1,6 @@
 // The console's projector chooser: what the projector shows while results are revealed (the
-// step's own view, the room matrix, one table, or one statement), and a line saying what it
-// shows now. Buttons carry data-action="project"; console.js sends `show_on_projector`.
+// step's own view, the room matrix, each table's top picks, one table, or one statement), and a
+// line saying what it shows now. Buttons carry data-action="project"; console.js sends `show_on_projector`.
 import { h } from "./dom.js";
 import { stepName } from "./words.js";
 
@@ -28,6 +28,7 @@ export function projectorNow(snap) {
   }
   if (choice.view === "statement") return `${title(choice.statement)} across the tables`;
   if (choice.view === "matrix") return "the room matrix";
+  if (choice.view === "top") return `each table's ${stepName("top", deck).toLowerCase()}`;
   return STEP_VIEWS[session.step] || "the results";
 }
 
@@ -47,14 +48,15 @@ export function chooser(snap) {
     hidden ? h("p", { class: "muted" }, "Turn on “Show results on the projector” to choose a view.") : null,
     h("div", { class: "button-row", role: "group", "aria-label": "Views" },
       button(`${stepName(snap.session.step, snap.deck)} view`, { view: "step" }, pressed("step")),
-      button("Room matrix", { view: "matrix" }, pressed("matrix"))),
+      button("Room matrix", { view: "matrix" }, pressed("matrix")),
+      button(`${stepName("top", snap.deck)} by table`, { view: "top" }, pressed("top"))),
     pages > 1 ? h("div", { class: "button-row", role: "group", "aria-label": "Tables shown" },
       Array.from({ length: pages }, (_, p) => {
         const first = p * size + 1;
         const last = Math.min(snap.groups.length, first + size - 1);
-        const view = choice.view === "matrix" ? "matrix" : "step";
+        const view = ["matrix", "top"].includes(choice.view) ? choice.view : "step";
         return button(`Tables ${first === last ? first : `${first}–${last}`}`, { view, page: p },
-          String((choice.view === "step" || choice.view === "matrix") && (choice.page || 0) === p));
+          String(["step", "matrix", "top"].includes(choice.view) && (choice.page || 0) === p));
       })) : null,
     h("div", { class: "button-row", role: "group", "aria-label": "One table" },
       snap.groups.map((g) => button(g.name, { view: "table", table: g.id }, pressed("table", "table", g.id)))),

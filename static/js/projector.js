@@ -155,6 +155,7 @@ function resultsView() {
   if (choice.view === "table") return { name: "table", table: choice.table };
   if (choice.view === "statement") return { name: "statement", statement: choice.statement };
   if (choice.view === "matrix") return { name: "matrix", page: choice.page || 0 };
+  if (choice.view === "top") return { name: "top", page: choice.page || 0 };
   const byStep = { discard: "discard", rank: "matrix", similarities: "compare", top: "top", results: "matrix" };
   return { name: byStep[step] || "matrix", page: choice.page || 0 };
 }
