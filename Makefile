@@ -16,12 +16,19 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PIP) install -r requirements-dev.txt
 	@touch $@
 
+# axe-core (accessibility checks in the browser tests) from the npm registry, pinned by
+# package-lock.json into node_modules/ (git-ignored); the tests inject it, pages never load it.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "needs npm (Debian: apt-get install npm)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 ## make run: create the venv, install, serve on port 5000 with an embedded SQLite database
 run: $(VENV)/.runtime
 	$(PY) -m facilitator serve $(ARGS)
 
 ## make test: install what the tests need, then ruff and the whole pytest suite
-test: $(VENV)/.dev
+test: $(VENV)/.dev node_modules/.installed
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -37,4 +44,4 @@ bench-aggregate: $(VENV)/.dev
 	$(PY) bench/aggregate.py
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .hypothesis
+	rm -rf $(VENV) build .pytest_cache .hypothesis node_modules

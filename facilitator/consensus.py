@@ -23,12 +23,17 @@ __all__ = [
     "GroupResult",
     "RoomResult",
     "StatementResult",
+    "TableComparison",
+    "TableSpread",
+    "Distinctive",
     "aggregate_group",
     "aggregate_room",
     "check_discard_vote",
     "check_ranking",
     "check_top",
     "chi_square_sf",
+    "compare_tables",
+    "mann_whitney",
     "kemeny_distance",
     "kemeny_order",
     "kendall_w",
@@ -787,6 +792,7 @@ class RoomResult(_PerStatement):
     groups_discarded: dict[int, int] = field(default_factory=dict)
     agreed: tuple[int, ...] = ()
     contested: tuple[int, ...] = ()
+    tables: TableComparison | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (``json.dumps`` works), decimals rounded to 4 places."""
@@ -803,6 +809,7 @@ class RoomResult(_PerStatement):
             "groups_discarded": {str(s): c for s, c in self.groups_discarded.items()},
             "agreed": list(self.agreed),
             "contested": list(self.contested),
+            "tables": self.tables.to_dict() if self.tables else None,
         }
 
 
@@ -859,4 +866,275 @@ def aggregate_room(
         groups_discarded=groups_discarded,
         agreed=agreed,
         contested=contested,
+        tables=compare_tables(numbers, groups, rankings_by_group),
     )
+
+
+# --------------------------------------------------------------------------- across tables
+
+# A statement is distinctive for a table when its members' positions differ from the rest of the
+# room's by a two-sided Mann–Whitney U test at p < DISTINCTIVE_P, with at least DISTINCTIVE_MIN
+# rankings on each side (smaller tables cannot reach the threshold and are not tested).
+DISTINCTIVE_P = 0.01
+DISTINCTIVE_MIN = 3
+# "Tables differ" lists at most this many statements, most spread first.
+DIFFER_MAX = 3
+
+
+def _u_test(n1: int, n2: int, rank_sum: float, ties: int) -> tuple[float, float]:
+    """U of the first sample and the two-sided p-value from its rank sum in the pooled sample.
+
+    ``ties`` is the sum of t^3 - t over groups of t tied values (the tie correction).
+    """
+    n = n1 + n2
+    u1 = rank_sum - n1 * (n1 + 1) / 2
+    variance = n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1))) if n > 1 else 0.0
+    if variance <= 0:
+        return u1, 1.0
+    z = (max(u1, n1 * n2 - u1) - n1 * n2 / 2 - 0.5) / math.sqrt(variance)
+    return u1, min(1.0, math.erfc(z / math.sqrt(2)))
+
+
+def mann_whitney(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    """Two-sided Mann–Whitney U test of samples ``x`` and ``y``: ``(U of x, p-value)``.
+
+    Mid-ranks for ties; the normal approximation with the tie correction and a continuity
+    correction of 0.5 (as ``scipy.stats.mannwhitneyu(method="asymptotic")``). When every value
+    is tied the samples cannot differ: p = 1.
+    """
+    if not x or not y:
+        raise ValueError("both samples need at least one value")
+    pooled = sorted([(v, 0) for v in x] + [(v, 1) for v in y])
+    n = len(pooled)
+    rank_x = 0.0
+    ties = 0
+    i = 0
+    while i < n:
+        j = i
+        while j < n and pooled[j][0] == pooled[i][0]:
+            j += 1
+        mid = (i + 1 + j) / 2  # ranks i+1 .. j share their mean
+        rank_x += mid * sum(1 for _, side in pooled[i:j] if side == 0)
+        ties += (j - i) ** 3 - (j - i)
+        i = j
+    return _u_test(len(x), len(y), rank_x, ties)
+
+
+@dataclass(frozen=True)
+class TableSpread:
+    """One statement across the tables: each table's consensus position and their spread.
+
+    ``positions[i]`` is table i's consensus position (1 = most important), ``None`` when table i
+    discarded it or has no consensus yet. ``spread`` is the standard deviation of the compared
+    tables' positions, a discard counting as last (n); ``None`` with fewer than two tables.
+    """
+
+    statement: int
+    positions: tuple[int | None, ...]
+    discarded_by: tuple[int, ...]
+    spread: float | None
+    agreement: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form, the spread rounded to 4 places."""
+        return {
+            "statement": self.statement,
+            "positions": list(self.positions),
+            "discarded_by": list(self.discarded_by),
+            "spread": _round(self.spread),
+            "agreement": self.agreement,
+        }
+
+
+@dataclass(frozen=True)
+class Distinctive:
+    """A statement that a table's members rank differently from the rest of the room.
+
+    ``higher`` is true when the table puts it nearer the top (more important) than the room.
+    Means are of positions in rankings extended with the group's discard last.
+    """
+
+    table: int
+    statement: int
+    table_mean: float
+    rest_mean: float
+    u: float
+    p_value: float
+    higher: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form, decimals rounded to 4 places (p to 4 significant digits)."""
+        return {
+            "table": self.table,
+            "statement": self.statement,
+            "table_mean": round(self.table_mean, 4),
+            "rest_mean": round(self.rest_mean, 4),
+            "u": round(self.u, 4),
+            "p_value": float(f"{self.p_value:.4g}"),
+            "higher": self.higher,
+        }
+
+
+@dataclass(frozen=True)
+class TableComparison:
+    """How the tables compare: tables are referred to by their index in the room's groups.
+
+    ``compared`` are the tables with a consensus over the whole deck (their discard placed last);
+    ``concordance`` is Kendall's W with each compared table's consensus order as one rater.
+    ``agree_top``/``agree_bottom``: statements every compared table places in its top third /
+    its bottom third or discards (needs two tables). ``differ``: the most spread statements
+    whose spread across tables is "contested" by the group rule. ``distinctive``: see
+    ``DISTINCTIVE_P``, most significant first.
+    """
+
+    compared: tuple[int, ...]
+    concordance: Concordance | None
+    per_statement: tuple[TableSpread, ...]
+    agree_top: tuple[int, ...]
+    agree_bottom: tuple[int, ...]
+    differ: tuple[int, ...]
+    distinctive: tuple[Distinctive, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (``json.dumps`` works)."""
+        return {
+            "compared": list(self.compared),
+            "concordance": self.concordance.to_dict() if self.concordance else None,
+            "per_statement": [r.to_dict() for r in self.per_statement],
+            "agree_top": list(self.agree_top),
+            "agree_bottom": list(self.agree_bottom),
+            "differ": list(self.differ),
+            "distinctive": [d.to_dict() for d in self.distinctive],
+            "distinctive_p": DISTINCTIVE_P,
+            "distinctive_min": DISTINCTIVE_MIN,
+        }
+
+
+def _extend(ranking: Sequence[int], discard: int | None, full: frozenset[int]) -> tuple[int, ...]:
+    """A ranking with its group's discard placed last; ``()`` when it cannot cover ``full``."""
+    candidate = tuple(ranking)
+    if discard is not None and discard not in candidate:
+        candidate += (discard,)
+    return candidate if len(candidate) == len(full) and frozenset(candidate) == full else ()
+
+
+def compare_tables(
+    statements: Sequence[int],
+    groups: Sequence[GroupResult],
+    rankings_by_group: Sequence[Sequence[Sequence[int]]],
+) -> TableComparison:
+    """Compare the tables' consensus orders and find what is distinctive for each table.
+
+    ``rankings_by_group[i]`` are the members' rankings of ``groups[i]``. Rules and thresholds:
+    docs/consensus.md, "Across tables".
+    """
+    numbers = tuple(statements)
+    n = len(numbers)
+    full = frozenset(numbers)
+    orders: dict[int, tuple[int, ...]] = {}
+    for i, group in enumerate(groups):
+        if group.consensus_order:
+            order = _extend(group.consensus_order, group.group_discard, full)
+            if order:
+                orders[i] = order
+    compared = tuple(sorted(orders))
+    tables = len(compared)
+    concordance = kendall_w(numbers, [orders[i] for i in compared]) if tables else None
+    place = {i: {s: k + 1 for k, s in enumerate(orders[i])} for i in compared}
+    per_statement = []
+    agree_top: list[int] = []
+    agree_bottom: list[int] = []
+    spreads: list[tuple[int, int, int]] = []  # (statement, total, squares) for contested ones
+    for s in numbers:
+        shown: list[int | None] = []
+        discarded_by = []
+        for i, group in enumerate(groups):
+            if group.group_discard == s:
+                discarded_by.append(i)
+            shown.append(None if i not in place or group.group_discard == s else place[i][s])
+        values = [place[i][s] for i in compared]
+        total, squares = sum(values), sum(v * v for v in values)
+        spread = (
+            math.sqrt(max(0, tables * squares - total * total)) / tables if tables >= 2 else None
+        )
+        agreement = _agreement(tables, n, total, squares) if tables >= 2 else None
+        if tables >= 2:
+            kept = [len(groups[i].consensus_order) for i in compared]
+            if all(3 * place[i][s] <= k for i, k in zip(compared, kept, strict=True)):
+                agree_top.append(s)
+            elif all(
+                groups[i].group_discard == s or 3 * place[i][s] > 2 * k
+                for i, k in zip(compared, kept, strict=True)
+            ):
+                agree_bottom.append(s)
+            if agreement == "contested":
+                spreads.append((s, total, squares))
+        per_statement.append(TableSpread(s, tuple(shown), tuple(discarded_by), spread, agreement))
+    # most spread first: compare tables * squares - total^2 (same denominator for every statement)
+    spreads.sort(key=lambda t: (-(tables * t[2] - t[1] * t[1]), t[0]))
+    differ = tuple(s for s, _, _ in spreads[:DIFFER_MAX])
+    return TableComparison(
+        compared=compared,
+        concordance=concordance,
+        per_statement=tuple(per_statement),
+        agree_top=tuple(agree_top),
+        agree_bottom=tuple(agree_bottom),
+        differ=differ,
+        distinctive=_distinctive(numbers, groups, rankings_by_group),
+    )
+
+
+def _distinctive(
+    numbers: tuple[int, ...],
+    groups: Sequence[GroupResult],
+    rankings_by_group: Sequence[Sequence[Sequence[int]]],
+) -> tuple[Distinctive, ...]:
+    """Per table and statement, a Mann–Whitney U test of the members' positions against the
+    rest of the room's (rankings extended with the group's discard last).
+
+    A table and the rest of the room always make up the whole room, so each statement's
+    positions are ranked once for the room (mid-ranks from a histogram of positions 1..n) and
+    each table's rank sum is read from it.
+    """
+    n = len(numbers)
+    full = frozenset(numbers)
+    by_table: list[list[tuple[int, ...]]] = []
+    for group, rankings in zip(groups, rankings_by_group, strict=True):
+        by_table.append([e for e in (_extend(r, group.group_discard, full) for r in rankings) if e])
+    room = sum(len(own) for own in by_table)
+    testable = [i for i, own in enumerate(by_table)
+                if len(own) >= DISTINCTIVE_MIN and room - len(own) >= DISTINCTIVE_MIN]
+    if not testable:
+        return ()
+    # position of statement s in each ranking, per table: positions[i][s] = [p, ...]
+    positions = [{s: [0] * len(own) for s in numbers} for own in by_table]
+    for i, own in enumerate(by_table):
+        for r, ranking in enumerate(own):
+            for k, s in enumerate(ranking):
+                positions[i][s][r] = k + 1
+    found = []
+    for s in numbers:
+        histogram = [0] * (n + 1)
+        for table in positions:
+            for p in table[s]:
+                histogram[p] += 1
+        midrank = [0.0] * (n + 1)
+        below = 0
+        ties = 0
+        for p in range(1, n + 1):
+            t = histogram[p]
+            midrank[p] = below + (t + 1) / 2
+            below += t
+            ties += t * t * t - t
+        total = sum(p * histogram[p] for p in range(1, n + 1))
+        for i in testable:
+            x = positions[i][s]
+            n1 = len(x)
+            u, p_value = _u_test(n1, room - n1, sum(midrank[p] for p in x), ties)
+            if p_value < DISTINCTIVE_P:
+                own_mean = sum(x) / n1
+                rest_mean = (total - sum(x)) / (room - n1)
+                found.append(Distinctive(i, s, own_mean, rest_mean, u, p_value,
+                                         own_mean < rest_mean))
+    found.sort(key=lambda d: (d.p_value, d.table, d.statement))
+    return tuple(found)

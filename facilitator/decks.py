@@ -1,8 +1,10 @@
 """Statement decks: the statements a workshop ranks, read from TOML files in ``statements/``.
 
 A deck file holds an id, a title, a source, the instructions participants see, the statements
-numbered as printed on the handout, how many a group discards (0 or 1) and how many each participant
-picks for the top. Loading validates all of it and names the file and the problem on failure.
+numbered as printed on the handout (each may have a ``short`` title of at most 40 characters, which
+the projector shows where the full text does not fit), how many a group discards (0 or 1) and how
+many each participant picks for the top. Loading validates all of it and names the file and the
+problem on failure.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ DECK_DIR: Path = Path(__file__).resolve().parent.parent / "statements"
 MIN_STATEMENTS = 2
 MAX_STATEMENTS = 12
 STATEMENT_MAX = 500
+SHORT_MAX = 40
 TITLE_MAX = 200
 INSTRUCTIONS_MAX = 4000
 
@@ -38,6 +41,12 @@ class Statement:
 
     number: int
     text: str
+    short: str | None = None
+
+    @property
+    def title(self) -> str:
+        """The short title when the deck gives one, else the full text."""
+        return self.short or self.text
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,9 @@ class Deck:
             "instructions": self.instructions,
             "discard": self.discard,
             "top": self.top,
-            "statements": [{"number": s.number, "text": s.text} for s in self.statements],
+            "statements": [
+                {"number": s.number, "text": s.text, "short": s.short} for s in self.statements
+            ],
         }
 
 
@@ -132,8 +143,12 @@ def _deck_from_data(data: dict[str, Any]) -> Deck:
     statements: list[Statement] = []
     seen: set[int] = set()
     for position, item in enumerate(raw, start=1):
-        if not isinstance(item, dict) or set(item) != {"number", "text"}:
-            raise DeckError(f"statement {position} must have exactly a number and a text")
+        if not isinstance(item, dict) or not {"number", "text"} <= set(item) <= {
+            "number", "text", "short"
+        }:
+            raise DeckError(
+                f"statement {position} must have a number and a text (and optionally a short)"
+            )
         number = item["number"]
         if type(number) is not int or number < 1:
             raise DeckError(f"statement {position}: number must be a positive whole number")
@@ -141,7 +156,10 @@ def _deck_from_data(data: dict[str, Any]) -> Deck:
             raise DeckError(f"statement number {number} is used twice")
         seen.add(number)
         text = _check_text(item["text"], f"statement {number}: text", STATEMENT_MAX)
-        statements.append(Statement(number, " ".join(text.split())))
+        short = item.get("short")
+        if short is not None:
+            short = " ".join(_check_text(short, f"statement {number}: short", SHORT_MAX).split())
+        statements.append(Statement(number, " ".join(text.split()), short))
     discard, top = _check_counts(len(statements), data["discard"], data["top"])
     statements.sort(key=lambda s: s.number)
     return Deck(deck_id, title, source, instructions, tuple(statements), discard, top)
@@ -192,7 +210,8 @@ def deck_from_text(title: str, text: str, discard: int = 1, top: int | None = No
     """A one-off deck pasted by a trainer: one statement per non-blank line.
 
     A leading "1." / "1)" or bullet on a line is dropped; statements are numbered 1..n in the order
-    given. The id is "custom"; ``top`` defaults to ``min(5, n - discard)``.
+    given. A line ``short | full text`` gives the statement a short title (at most 40 characters)
+    for the projector. The id is "custom"; ``top`` defaults to ``min(5, n - discard)``.
     """
     if not isinstance(text, str):
         raise DeckError("the statements must be text, one per line")
@@ -217,6 +236,14 @@ def deck_from_text(title: str, text: str, discard: int = 1, top: int | None = No
         ),
         "discard": discard,
         "top": top,
-        "statements": [{"number": i, "text": line} for i, line in enumerate(lines, start=1)],
+        "statements": [_pasted(i, line) for i, line in enumerate(lines, start=1)],
     }
     return _deck_from_data(data)
+
+
+def _pasted(number: int, line: str) -> dict[str, Any]:
+    """One pasted line as a statement: ``short | full text`` or just the text."""
+    short, bar, text = line.partition("|")
+    if not bar or not short.strip():
+        return {"number": number, "text": text.strip() if bar else line}
+    return {"number": number, "short": short.strip(), "text": text.strip()}

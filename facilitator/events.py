@@ -147,7 +147,7 @@ def register(socketio: SocketIO) -> None:
         join_room(live.participant_room(session, participant))
         broadcaster().touch(session)
         return {"ok": True, "token": participant.token,
-                "state": live.participant_state(session, participant)}
+                "state": live.participant_state(session, participant, store())}
 
     @handler("resume")
     def on_resume(data: dict[str, Any]) -> dict[str, Any]:
@@ -157,7 +157,7 @@ def register(socketio: SocketIO) -> None:
             return error("bad_token", "This phone's place in the workshop is no longer valid.")
         session, participant = found
         join_room(live.participant_room(session, participant))
-        return {"ok": True, "state": live.participant_state(session, participant)}
+        return {"ok": True, "state": live.participant_state(session, participant, store())}
 
     @handler("submit")
     def on_submit(data: dict[str, Any]) -> dict[str, Any]:
@@ -224,6 +224,14 @@ def register(socketio: SocketIO) -> None:
         session = facilitator_session(data)
         store().settle(session, data.get("group"), data.get("statement"))
         broadcaster().push_state(session, session.members(data["group"]))
+        return control_ack(session, phones=False)
+
+    @handler("show_on_projector")
+    def on_show_on_projector(data: dict[str, Any]) -> dict[str, Any]:
+        """Console → server: choose what the projector shows (step view, room matrix, one table
+        or one statement) until the step changes; projectors and consoles get a snapshot."""
+        session = facilitator_session(data)
+        live.choose_projector_view(session, data)
         return control_ack(session, phones=False)
 
     @handler("remove_participant")

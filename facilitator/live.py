@@ -12,10 +12,52 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from facilitator.consensus import DISTINCTIVE_MIN
 from facilitator.store import Store
-from facilitator.workshop import STEPS, Participant, Session
+from facilitator.workshop import STEPS, Participant, Session, WorkshopError
 
 PROJECTOR_NAMES = 40
+# What the projector can show while results are revealed: the step's own view ("step"), the room
+# matrix (statements x tables), each table's top picks ("top"), one table, or one statement
+# across the tables. ``page`` picks the tables shown (by the step's view, the matrix or the top
+# picks) when there are more than MATRIX_TABLES.
+PROJECTOR_VIEWS = ("step", "matrix", "top", "table", "statement")
+MATRIX_TABLES = 8
+
+
+def choose_projector_view(session: Session, data: dict[str, Any]) -> dict[str, Any]:
+    """Validate the console's choice of projector view and keep it for the current step."""
+    view = data.get("view")
+    if view not in PROJECTOR_VIEWS:
+        raise WorkshopError("bad_request", f"view must be one of {', '.join(PROJECTOR_VIEWS)}.")
+    choice: dict[str, Any] = {"view": view, "step": session.step}
+    if view == "table":
+        table = data.get("table")
+        if type(table) is not int or table not in session.groups:
+            raise WorkshopError("not_found", "There is no such table in this session.")
+        choice["table"] = table
+    elif view == "statement":
+        statement = data.get("statement")
+        if type(statement) is not int or statement not in session.deck.numbers:
+            raise WorkshopError("not_found", "There is no such statement in this deck.")
+        choice["statement"] = statement
+    else:  # the step's view and the matrix show MATRIX_TABLES tables a page
+        page = data.get("page", 0)
+        pages = max(1, -(-len(session.groups) // MATRIX_TABLES))
+        if type(page) is not int or not 0 <= page < pages:
+            raise WorkshopError("bad_request",
+                                f"page must be a whole number from 0 to {pages - 1}.")
+        choice["page"] = page
+    session.projector_view = choice
+    return choice
+
+
+def projector_view(session: Session) -> dict[str, Any]:
+    """What the projector shows now: the trainer's choice for this step, else the step's view."""
+    choice = session.projector_view
+    if choice.get("step") == session.step and choice.get("view") in PROJECTOR_VIEWS:
+        return {k: v for k, v in choice.items() if k != "step"}
+    return {"view": "step"}
 
 
 def console_room(session: Session) -> str:
@@ -47,10 +89,16 @@ def session_view(session: Session) -> dict[str, Any]:
     }
 
 
-def participant_state(session: Session, participant: Participant) -> dict[str, Any]:
-    """Everything one phone needs to show its current step (the ``state`` payload)."""
+def participant_state(session: Session, participant: Participant,
+                      store: Store | None = None) -> dict[str, Any]:
+    """Everything one phone needs to show its current step (the ``state`` payload).
+
+    At the similarities step (given the ``store``) it carries the table's similarities too.
+    """
     group = session.groups[participant.group]
     remaining = session.remaining(participant.group)
+    similarities = (table_similarities(store, session, participant.group)
+                    if store is not None and session.step == "similarities" else None)
     return {
         "session": session_view(session),
         "deck": session.deck.to_dict(),
@@ -64,7 +112,31 @@ def participant_state(session: Session, participant: Participant) -> dict[str, A
         "discard_tied": list(group.discard_tied) if group.discard_tied else None,
         "remaining": list(remaining) if remaining is not None else None,
         "answers": answers_view(participant),
+        "similarities": similarities,
         "version": session.version,
+    }
+
+
+def table_similarities(store: Store, session: Session, number: int) -> dict[str, Any]:
+    """One table's agreed and split statements and where it stands apart from the room (the
+    consensus core's figures, as the projector shows them)."""
+    result = store.group_result(session, number)
+    room = store.room_result(session)
+    index = list(session.groups).index(number)
+    tables = room.tables
+    apart = [d.to_dict() for d in tables.distinctive if d.table == index] if tables else []
+    return {
+        "rankings": result.rankings,
+        "concordance": result.concordance.to_dict() if result.concordance else None,
+        "agreed": list(result.agreed),
+        "contested": list(result.contested),
+        "consensus_order": list(result.consensus_order),
+        "room_order": list(room.consensus_order),
+        "apart": apart,
+        "agree_top": list(tables.agree_top) if tables else [],
+        "agree_bottom": list(tables.agree_bottom) if tables else [],
+        "tables": len(tables.compared) if tables else 0,
+        "distinctive_min": DISTINCTIVE_MIN,
     }
 
 
@@ -81,6 +153,7 @@ def results_view(store: Store, session: Session) -> dict[str, Any]:
         data["group"] = number
         data["name"] = group.name
         groups.append(data)
+    # the room's "tables" comparison names tables by their index in ``groups``
     return {"groups": groups, "room": store.room_result(session).to_dict()}
 
 
@@ -124,6 +197,8 @@ def snapshot(store: Store, session: Session, audience: str, base_url: str = "") 
         "deck": session.deck.to_dict(),
         "groups": groups,
         "results": results_view(store, session) if show_results else None,
+        "projector_view": projector_view(session),
+        "matrix_tables": MATRIX_TABLES,
     }
 
 
@@ -227,5 +302,5 @@ class Broadcaster:
         """Send each phone (or the given ones) its current state, e.g. after a step change."""
         targets = session.active() if participants is None else participants
         for p in targets:
-            self.socketio.emit("state", participant_state(session, p),
+            self.socketio.emit("state", participant_state(session, p, self.store),
                                to=participant_room(session, p))

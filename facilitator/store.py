@@ -109,7 +109,8 @@ def deck_from_json(text: str) -> Deck:
         title=data["title"],
         source=data.get("source", ""),
         instructions=data.get("instructions", ""),
-        statements=tuple(Statement(s["number"], s["text"]) for s in data["statements"]),
+        statements=tuple(Statement(s["number"], s["text"], s.get("short"))
+                         for s in data["statements"]),
         discard=data["discard"],
         top=data["top"],
     )

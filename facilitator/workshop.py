@@ -132,6 +132,9 @@ class Session:
     version: int = 0
     groups: dict[int, Group] = field(default_factory=dict)
     participants: dict[int, Participant] = field(default_factory=dict)
+    # What the trainer chose for the projector (live.choose_projector_view). Not persisted: after
+    # a restart, or once the step changes, the projector shows the step's own view.
+    projector_view: dict[str, Any] = field(default_factory=dict)
 
     # -- derived views --------------------------------------------------------------------
     def active(self) -> list[Participant]:

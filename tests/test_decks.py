@@ -200,3 +200,34 @@ def test_a_bad_pasted_deck_gives_a_clear_error_without_a_file_name(
 
 def test_the_deck_folder_is_the_repositorys_statements_folder():
     assert Path(__file__).resolve().parent.parent / "statements" == DECK_DIR
+
+
+def test_every_shipped_statement_has_a_short_title_of_at_most_40_characters():
+    for deck in load_decks().values():
+        for statement in deck.statements:
+            assert statement.short, (deck.id, statement.number)
+            assert len(statement.short) <= 40
+            assert statement.short != statement.text
+
+
+def test_a_short_title_longer_than_40_characters_is_refused(tmp_path):
+    text = (DECK_DIR / "task-5-1.toml").read_text(encoding="utf-8")
+    broken = text.replace('short = "More effective ways of working"', f'short = "{"x" * 41}"')
+    path = tmp_path / "long.toml"
+    path.write_text(broken, encoding="utf-8")
+    with pytest.raises(DeckError, match="statement 2: short is longer than 40"):
+        load_deck(path)
+
+
+def test_a_pasted_line_may_give_a_short_title_before_a_bar():
+    deck = deck_from_text("Mine", "Trust | Partners trust each other.\n2. Plain statement\n| Bare")
+    assert [(s.short, s.text) for s in deck.statements] == [
+        ("Trust", "Partners trust each other."), (None, "Plain statement"), (None, "Bare")]
+    assert deck.to_dict()["statements"][0]["short"] == "Trust"
+
+
+def test_a_stored_deck_keeps_its_short_titles():
+    from facilitator.store import deck_from_json, deck_to_json
+
+    deck = find_deck(DEFAULT_DECK_ID)
+    assert deck_from_json(deck_to_json(deck)) == deck

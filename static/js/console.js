@@ -4,6 +4,7 @@
 // be re-rendered in place (morph) on every snapshot without stale handlers.
 import { $, h, morph, setText } from "./dom.js";
 import { connect, request } from "./connection.js";
+import { choiceOf, chooser } from "./projector-chooser.js";
 import { agreementWords, deckSteps, fmt, plural, shortStepName, statementMap, stepName } from "./words.js";
 
 const token = document.body.dataset.token;
@@ -71,6 +72,8 @@ document.addEventListener("click", async (e) => {
     await control("close_step");
   } else if (action === "settle") {
     await control("settle", { group: Number(button.dataset.group), statement: Number(button.dataset.statement) });
+  } else if (action === "project") {
+    await control("show_on_projector", choiceOf(button));
   } else if (action === "remove") {
     const ok = await confirmAction("Remove this participant?",
       `${button.dataset.name} leaves the session; their answers leave the results and exports.`, "Remove");
@@ -120,6 +123,7 @@ function render() {
   morph($("#step-controls"), controls(session, deck, steps));
   const toggle = $("#reveal-toggle");
   if (toggle) toggle.checked = session.revealed; // the property, which the attribute no longer drives
+  morph($("#projector-choice"), chooser(snap));
   renderTies();
   renderGroups();
   renderPreview();

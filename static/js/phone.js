@@ -8,6 +8,7 @@ import { $, h, setText } from "./dom.js";
 import { connect, request } from "./connection.js";
 import { deckSteps, statementMap, stepName } from "./words.js";
 import "/static/vendor/sortablejs/Sortable.min.js";
+import { tableSimilarities } from "./table-similarities.js";
 
 const Sortable = window.Sortable;
 const body = document.body;
@@ -402,7 +403,7 @@ function stepView() {
     case "discard": return session.open ? discardView() : discardDecided();
     case "rank": return rankView();
     case "similarities":
-      return waitCard("Discuss with your table",
+      return tableSimilarities(state.similarities, statementText) || waitCard("Discuss with your table",
         "Where do you agree, and where do you differ? The projector shows the statements your table is split on.",
         myRanking("Your ranking"));
     case "top": return topView();

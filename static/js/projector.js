@@ -1,23 +1,22 @@
 // The projector: join code and QR while people join, progress per group while a step is open,
 // and, when the trainer reveals them, the results the server computed (facilitator.consensus).
 // It never computes results itself. Re-rendered in place (morph) so updates do not flicker.
+// Results are read from the back of a room: statements by their short title (or full text),
+// never cut, at least 3 % of the screen height; the trainer (console) chooses what is shown
+// while the room discusses it, never a timer.
 import { $, h, morph, setText } from "./dom.js";
 import { connect, request } from "./connection.js";
-import { agreementWords, fmt, plural, statementMap, stepName } from "./words.js";
+import { agreementWords, fmt, plural, stepName } from "./words.js";
 
 const body = document.body;
 const key = body.dataset.key;
 const stage = $("#stage");
 const main = $("#proj-body");
 const INPUT = ["discard", "rank", "top"];
-// With more groups than fit, results page through them: every 12 s, or ?cycle=N seconds.
-const PAGE_SECONDS = Math.max(1, Number(new URLSearchParams(window.location.search).get("cycle")) || 12);
 
 let snap = null;
-let texts = new Map();
-let page = 0;
-let pages = 1;
-let pageTimer = null;
+let titles = new Map(); // statement number → short title (or the full text)
+let texts = new Map(); // statement number → full text
 
 const joinUrl = body.dataset.joinUrl || "";
 const joinShown = joinUrl.replace(/^https?:\/\//, "");
@@ -37,12 +36,12 @@ function watch() {
 function show(next, force = false) {
   if (!next) return;
   if (snap && !force && next.version < snap.version) return;
-  const viewChanged = !snap || viewName(snap) !== viewName(next);
   snap = next;
-  texts = statementMap(next.deck);
-  if (viewChanged) {
-    page = 0;
-    stopPaging();
+  titles = new Map();
+  texts = new Map();
+  for (const st of (next.deck && next.deck.statements) || []) {
+    titles.set(st.number, st.short || st.text);
+    texts.set(st.number, st.text);
   }
   render();
 }
@@ -54,10 +53,7 @@ function viewName(s) {
   const { step, closed } = s.session;
   const people = s.groups.reduce((n, g) => n + g.joined, 0);
   if (step === "lobby" && !closed) return "lobby";
-  if (s.results && s.session.revealed) {
-    if (step === "lobby") return people ? "lobby" : "lobby";
-    return `results-${step}`;
-  }
+  if (s.results && s.session.revealed && step !== "lobby" && people >= 0) return "results";
   return "progress";
 }
 
@@ -75,12 +71,12 @@ function render() {
   const people = snap.groups.reduce((n, g) => n + g.joined, 0);
   setText($("#proj-foot-text"), `${session.code} · ${plural(people, "person", "people")} · ${plural(snap.groups.length, "group", "groups")}`);
 
-  let content;
-  if (!view.startsWith("results")) stopPaging();
-  if (view === "lobby") content = lobby();
-  else if (view === "progress") content = progress();
-  else content = results(session.step);
-  morph(main, [content].flat());
+  if (view === "results") {
+    stage.dataset.view = `results-${resultsView().name}`;
+    fitResults();
+    return;
+  }
+  morph(main, [view === "lobby" ? lobby() : progress()]);
   fitText();
 }
 
@@ -92,7 +88,7 @@ function lobby() {
   qr.dataset.keep = "1";
   return h("div", { class: "lobby", dataset: { key: "lobby" } },
     h("section", { class: "lobby-join" },
-      h("h1", {}, "Join on your phone"),
+      h("h2", { class: "lobby-title" }, "Join on your phone"),
       h("div", { class: "qr-wrap", dataset: { keep: "1" } }, qr),
       h("p", { class: "lobby-url" }, joinShown),
       h("p", { class: "lobby-code" }, h("span", { class: "label" }, "code"), h("span", { class: "code" }, snap.session.code))),
@@ -145,221 +141,317 @@ function progress() {
             ? h("span", { class: "big" }, String(g.joined), h("span", { class: "of" }, g.joined === 1 ? " person" : " people"))
             : h("span", { class: "big" }, String(done), h("span", { class: "of" }, ` / ${g.joined}`)),
           done === null ? null : h("span", { class: "pbar" }, h("span", { style: { "--fill": `${pct}%` } })),
-          tied ? h("span", { class: "note warn" }, `Tied: ${g.discard_tied.join(" or ")} – trainer decides`)
+          tied && !(step === "discard" && session.open)
+            ? h("span", { class: "note warn" }, `Tied: ${g.discard_tied.join(" or ")} – trainer decides`)
             : g.group_discard && step !== "discard" ? h("span", { class: "note" }, `Discarded ${g.group_discard}`) : null);
       })));
 }
 
 // -- results -----------------------------------------------------------------------------------
-function results(step) {
-  const groups = (snap.results.groups || []).slice();
-  if (step === "results") return overview(groups);
-  const perPage = step === "discard" || step === "top" ? 3 : 2;
-  const shown = paginate(groups, perPage);
-  const make = { discard: discardGroup, rank: rankGroup, similarities: similarGroup, top: topGroup }[step] || rankGroup;
-  return h("div", { class: ["results", `results-${step}`], dataset: { key: `results-${step}` } },
-    h("div", { class: "columns", style: { "--cols": Math.max(1, shown.length) } }, shown.map(make)),
-    pager(groups.length, perPage));
+// Which results view: the trainer's choice (snap.projector_view), else the step's own view.
+function resultsView() {
+  const choice = snap.projector_view || { view: "step" };
+  const step = snap.session.step;
+  if (choice.view === "table") return { name: "table", table: choice.table };
+  if (choice.view === "statement") return { name: "statement", statement: choice.statement };
+  if (choice.view === "matrix") return { name: "matrix", page: choice.page || 0 };
+  if (choice.view === "top") return { name: "top", page: choice.page || 0 };
+  const byStep = { discard: "discard", rank: "matrix", similarities: "compare", top: "top", results: "matrix" };
+  return { name: byStep[step] || "matrix", page: choice.page || 0 };
 }
 
-/**
- * The groups on the current page. The page turns on its own clock: snapshots (which can come
- * several times a second while phones answer) re-render the page but never restart the clock.
- */
-function paginate(items, perPage) {
-  pages = Math.max(1, Math.ceil(items.length / perPage));
-  if (page >= pages) page = 0;
-  if (pages > 1 && pageTimer === null) {
-    pageTimer = setInterval(() => {
-      page = (page + 1) % pages;
-      render();
-    }, PAGE_SECONDS * 1000);
-  } else if (pages <= 1) {
-    stopPaging();
+const FIT_LIMITS = [{ list: 5, apart: 6 }, { list: 4, apart: 4 }, { list: 3, apart: 3 }, { list: 2, apart: 2 }];
+
+/** Render the results view; lists shorten (never the type) until nothing overflows. */
+function fitResults() {
+  const view = resultsView();
+  for (const limits of FIT_LIMITS) {
+    morph(main, [results(view, limits)]);
+    if (!overflowing()) return;
   }
-  return items.slice(page * perPage, page * perPage + perPage);
 }
 
-function stopPaging() {
-  clearInterval(pageTimer);
-  pageTimer = null;
+function overflowing() {
+  const boxes = [main, ...main.querySelectorAll(".panel, .matrix-wrap, .ccol")];
+  return boxes.some((b) => b.scrollHeight > b.clientHeight + 1 || b.scrollWidth > b.clientWidth + 1);
 }
 
-function pager(total, perPage) {
-  const pages = Math.ceil(total / perPage);
-  if (pages <= 1) return null;
-  return h("p", { class: "pager" }, `Groups ${page * perPage + 1}–${Math.min(total, (page + 1) * perPage)} of ${total}`,
-    h("span", { class: "dots" }, Array.from({ length: pages }, (_, i) => h("span", { class: ["dot", i === page && "on"] }))));
+function results(view, limits) {
+  const groups = snap.results.groups || [];
+  const room = snap.results.room || {};
+  const body = {
+    discard: () => discardMatrix(groups, room, view.page),
+    matrix: () => roomMatrix(groups, room, view.page),
+    top: () => topMatrix(groups, room, view.page),
+    compare: () => compare(groups, room, limits),
+    table: () => tableView(groups.find((g) => g.group === view.table) || groups[0], groups, room, limits),
+    statement: () => statementView(view.statement, groups, room),
+  }[view.name]();
+  return h("div", { class: ["results", `results-${view.name}`], dataset: { key: `results-${view.name}` } }, body);
 }
 
 function chip(n, cls = "") {
   return h("span", { class: ["chip", cls] }, String(n));
 }
 
-function label(n) {
-  return h("span", { class: "stext" }, texts.get(n) || `Statement ${n}`);
+/** A statement by its short title (the deck's), else its full text; wraps, never cut. */
+function title(n) {
+  return h("span", { class: "stext" }, titles.get(n) || `Statement ${n}`);
 }
 
-function groupHead(g, extra) {
-  return h("header", { class: "ghead" },
-    h("h2", {}, g.name),
-    h("p", { class: "gmeta" }, extra));
-}
-
-function meter(concordance, compact = false) {
+function meter(concordance, words) {
   const w = concordance ? concordance.w : null;
   const pct = w === null ? 0 : Math.round(w * 100);
-  return h("div", { class: ["meter", compact && "compact", w === null && "none"], role: "img",
-    "aria-label": `Kendall's W ${w === null ? "not available" : fmt(w, 2)}: ${agreementWords(w)}` },
-  h("span", { class: "meter-label" }, h("span", { class: "w" }, w === null ? "W –" : `W ${fmt(w, 2)}`), " ", agreementWords(w)),
-  h("span", { class: "meter-track" }, h("span", { class: "meter-fill", style: { "--fill": `${pct}%` } }),
-    [0.1, 0.3, 0.5, 0.7, 0.9].map((t) => h("span", { class: "meter-tick", style: { "--at": `${t * 100}%` } }))));
+  return h("div", { class: ["meter", w === null && "none"], role: "img",
+    "aria-label": `Kendall's W ${w === null ? "not available" : fmt(w, 2)}: ${w === null ? words : agreementWords(w)}` },
+  h("span", { class: "meter-label" }, h("span", { class: "w" }, w === null ? "W –" : `W ${fmt(w, 2)}`), " ",
+    w === null ? words : agreementWords(w)),
+  h("span", { class: "meter-track" }, h("span", { class: "meter-fill", style: { "--fill": `${pct}%` } })));
 }
 
-function stats(g) {
-  const map = new Map();
-  for (const r of g.per_statement || []) map.set(r.statement, r);
-  return map;
+function stats(list) {
+  return new Map((list || []).map((r) => [r.statement, r]));
 }
 
-function discardGroup(g) {
-  const d = g.discard;
-  const votes = d ? Object.entries(d.votes).map(([n, c]) => [Number(n), c]) : [];
-  const voted = votes.filter(([, c]) => c > 0).sort((a, b) => b[1] - a[1] || a[0] - b[0]);
-  const none = votes.filter(([, c]) => c === 0).map(([n]) => n);
-  const max = Math.max(1, ...voted.map(([, c]) => c));
-  const leaders = new Set(d ? d.leaders : []);
-  let verdict;
-  if (g.group_discard) verdict = h("p", { class: "verdict ok" }, "Discards ", chip(g.group_discard, "dark"));
-  else if (d && d.tied && d.voters) verdict = h("p", { class: "verdict warn" }, `Tied: ${d.leaders.join(" or ")} – the trainer decides`);
-  else verdict = h("p", { class: "verdict" }, d && d.voters ? `Leading: ${d.leaders.join(", ")}` : "No votes yet");
-  return h("section", { class: "gcol", dataset: { key: `d-${g.group}` } },
-    groupHead(g, `${plural(d ? d.voters : 0, "vote", "votes")}`),
-    verdict,
-    h("ul", { class: "tally" }, voted.slice(0, 7).map(([n, c]) => h("li", { class: leaders.has(n) && "lead", dataset: { key: `v-${n}` } },
-      chip(n), label(n),
-      h("span", { class: "vbar" }, h("span", { style: { "--fill": `${(100 * c) / max}%` } })),
-      h("span", { class: "vcount" }, String(c))))),
-    none.length ? h("p", { class: "none" }, `No votes: ${none.join(", ")}`) : null);
+/** Rows of the room matrix: the room's consensus order, else deck order. */
+function roomRows(room) {
+  const order = room.consensus_order || [];
+  return order.length ? order : snap.deck.statements.map((s) => s.number);
 }
 
-function heatRow(r, k, m) {
-  const positions = r.positions || [];
-  return h("span", { class: "heat", style: { "--k": k } }, Array.from({ length: k }, (_, i) => {
-    const c = positions[i] || 0;
-    const a = m ? c / m : 0;
-    return h("span", { class: ["cell", a > 0.5 && "dark"], style: { "--a": a.toFixed(3) }, title: `${c} at position ${i + 1}` }, c ? String(c) : "");
-  }));
+/** The tables on this matrix page (at most snap.matrix_tables), and a note when paged. */
+function tablePage(groups, page) {
+  const size = snap.matrix_tables || 8;
+  const pages = Math.max(1, Math.ceil(groups.length / size));
+  const p = Math.min(page || 0, pages - 1);
+  const shown = groups.slice(p * size, p * size + size);
+  const first = p * size + 1;
+  const last = first + shown.length - 1;
+  const note = pages > 1 ? `Tables ${first === last ? first : `${first}–${last}`} of ${groups.length} · the trainer turns the page` : null;
+  return { shown, note };
 }
 
-function rankGroup(g) {
-  const st = stats(g);
+/** A position cell: colour from dark (1st) to pale (last), the number, or the discarded mark. */
+function posCell(position, k, { gone = false, label = "" } = {}) {
+  if (gone) {
+    return h("td", { class: "cell gone", title: `${label}discarded` }, h("span", { "aria-hidden": "true" }, "✕"), h("span", { class: "sr-only" }, "discarded"));
+  }
+  if (!position) return h("td", { class: "cell empty" }, "–");
+  const a = k > 1 ? 1 - (position - 1) / (k - 1) : 1;
+  return h("td", { class: ["cell", a > 0.6 && "dark"], style: { "--a": (0.12 + 0.88 * a).toFixed(3) }, title: `${label}position ${position} of ${k}` }, String(position));
+}
+
+function matrix({ cls, tables, rows, cell, roomHead, roomCell, foot, note, legend }) {
+  return h("div", { class: ["matrix-wrap", cls] },
+    h("table", { class: "matrix", style: { "--t": tables.length + (roomHead ? 1 : 0) } },
+      h("thead", {}, h("tr", {},
+        h("th", { scope: "col", class: "m-stmt" }, h("span", { class: "sr-only" }, "Statement")),
+        tables.map((g) => h("th", { scope: "col", class: "m-table" }, g.name)),
+        roomHead ? h("th", { scope: "col", class: "m-table m-room" }, roomHead) : null)),
+      h("tbody", {}, rows.map((n) => h("tr", { dataset: { key: `m-${n}` } },
+        h("th", { scope: "row", class: "m-stmt" }, h("span", { class: "m-title" }, chip(n), title(n))),
+        tables.map((g) => cell(g, n)),
+        roomHead ? roomCell(n) : null))),
+      foot ? h("tfoot", {}, foot) : null),
+    h("p", { class: "legend" }, legend, note ? h("span", { class: "pagenote" }, note) : null));
+}
+
+function roomMatrix(groups, room, page) {
+  const { shown, note } = tablePage(groups, page);
+  const roomPlace = new Map((room.consensus_order || []).map((n, i) => [n, i + 1]));
+  const n = snap.deck.statements.length;
+  const tables = room.tables || {};
+  const head = h("header", { class: "rhead" },
+    h("h2", {}, snap.session.step === "results" ? "Each table's consensus and the room" : "Each table's consensus"),
+    meter(tables.concordance, "Needs two tables"),
+    h("p", { class: "rmeta" }, tables.concordance ? `tables agree (${plural(tables.compared.length, "table", "tables")})` : ""));
+  return [head, matrix({
+    cls: "room-matrix", tables: shown, rows: roomRows(room),
+    cell: (g, s) => posCell(g.consensus_order.indexOf(s) + 1, (g.remaining || []).length, { gone: g.group_discard === s, label: `${g.name}: ` }),
+    roomHead: "Room", roomCell: (s) => posCell(roomPlace.get(s), n, { label: "Room: " }),
+    note, legend: ["1 = most important, darker = nearer the top · ", h("span", { class: "gone-key" }, "✕"), " = discarded by that table"],
+  })];
+}
+
+function discardMatrix(allGroups, room, page) {
+  const { shown: groups, note } = tablePage(allGroups, page);
+  const open = snap.session.step === "discard" && snap.session.open;
+  const totals = stats(room.per_statement);
+  const rows = snap.deck.statements.map((s) => s.number)
+    .sort((a, b) => ((totals.get(b) || {}).discard_votes || 0) - ((totals.get(a) || {}).discard_votes || 0) || a - b);
+  const verdict = (g) => {
+    const d = g.discard || {};
+    if (g.group_discard) return h("td", { class: "verdict" }, chip(g.group_discard, "dark"));
+    if (d.tied && d.voters) return h("td", { class: "verdict warn" }, open ? "level" : "tie");
+    if (d.decided) return h("td", { class: "verdict" }, chip(d.decided), h("span", { class: "sr-only" }, " leading"));
+    return h("td", { class: "verdict" }, "–");
+  };
+  const groupsDiscarded = room.groups_discarded || {};
+  return [
+    h("header", { class: "rhead" }, h("h2", {}, open ? "Discard votes so far" : "Which statement each table discards"),
+      h("p", { class: "rmeta" }, open ? "Voting is open: a level vote is still a vote in progress." : "")),
+    matrix({
+      cls: "discard-matrix", tables: groups, rows,
+      cell: (g, s) => {
+        const d = g.discard || { votes: {}, voters: 0, leaders: [] };
+        const c = d.votes[String(s)] || 0;
+        const picked = g.group_discard === s;
+        const tied = !g.group_discard && d.tied && d.voters && d.leaders.includes(s);
+        return h("td", { class: ["cell", "votes", picked && "picked", tied && "tied"], style: { "--a": d.voters ? (0.06 + 0.5 * c / d.voters).toFixed(3) : "0.06" },
+          title: `${g.name}: ${plural(c, "vote", "votes")}${picked ? ", discarded" : ""}` }, c ? String(c) : "");
+      },
+      roomHead: "Tables", roomCell: (s) => h("td", { class: "cell room-count" }, String(groupsDiscarded[String(s)] || 0)),
+      foot: h("tr", {}, h("th", { scope: "row", class: "m-stmt foot" }, "Discards"), groups.map(verdict), h("td", {})),
+      note,
+      legend: ["votes per table · ", h("span", { class: "picked-key" }, "dark"), " = the table's discard · Tables = how many discard it"],
+    }),
+  ];
+}
+
+function topMatrix(allGroups, room, page) {
+  const { shown: groups, note } = tablePage(allGroups, page);
+  const n = snap.deck.statements.length;
+  const order = room.top_order || [];
+  const roomStats = stats(room.per_statement);
+  const rest = snap.deck.statements.map((s) => s.number).filter((s) => !order.includes(s))
+    .sort((a, b) => ((roomStats.get(b) || {}).top_points || 0) - ((roomStats.get(a) || {}).top_points || 0) || a - b);
+  const size = snap.deck.top || 5;
+  return [
+    h("header", { class: "rhead" }, h("h2", {}, `Each table's top ${size}`),
+      h("p", { class: "rmeta" }, `${plural(room.participants || 0, "person", "people")} · room = most points`)),
+    matrix({
+      cls: "top-matrix", tables: groups, rows: order.concat(rest),
+      cell: (g, s) => {
+        const place = (g.top_order || []).indexOf(s) + 1;
+        if (g.group_discard === s) return posCell(null, size, { gone: true, label: `${g.name}: ` });
+        return place ? posCell(place, size, { label: `${g.name}: top ${size} ` }) : h("td", { class: "cell blank" }, "");
+      },
+      roomHead: "Room", roomCell: (s) => {
+        const place = order.indexOf(s) + 1;
+        return place ? posCell(place, size, { label: "Room: " }) : h("td", { class: "cell blank" }, "");
+      },
+      legend: [`place in the table's top ${size} (1 = first) · `, h("span", { class: "gone-key" }, "✕"), " = discarded"],
+      note,
+    }),
+  ];
+}
+
+/** Similarities and differences across the tables (room.tables, from facilitator.consensus). */
+function compare(groups, room, limits) {
+  const t = room.tables || {};
+  const n = snap.deck.statements.length;
+  const compared = t.compared || [];
+  const head = h("header", { class: "rhead" }, h("h2", {}, "Across the tables"),
+    meter(t.concordance, "Needs two tables"),
+    h("p", { class: "rmeta" }, `how alike the ${plural(compared.length, "table's", "tables'")} orders are`));
+  if (compared.length < 2) {
+    return [head, h("div", { class: "panel" }, h("p", { class: "empty" }, "The comparison needs two tables with rankings."))];
+  }
+  const spread = stats(t.per_statement);
+  const agreeItems = (t.agree_top || []).map((s) => [s, "top third at every table", "up"])
+    .concat((t.agree_bottom || []).map((s) => [s, "bottom third or discarded at every table", "down"]));
+  const agree = h("section", { class: "panel agree" }, h("h3", {}, "The whole room agrees"),
+    agreeItems.length ? h("ul", { class: "flist" }, agreeItems.slice(0, limits.list).map(([s, why, dir]) =>
+      h("li", { class: dir, dataset: { key: `a-${s}` } }, h("span", { class: "fline" }, chip(s), title(s)), h("span", { class: "why" }, why))))
+      : h("p", { class: "empty" }, "No statement sits in the same third at every table."));
+  const strip = (s) => {
+    const r = spread.get(s) || { positions: [] };
+    return h("span", { class: "strip", role: "img", "aria-label": groups.map((g, i) => `${g.name} ${r.positions[i] || "discarded"}`).join(", ") },
+      groups.map((g, i) => {
+        const p = r.positions[i];
+        const gone = (r.discarded_by || []).includes(i);
+        const a = p ? 1 - (p - 1) / Math.max(1, n - 1) : 0;
+        return h("span", { class: "mini-col" }, h("span", { class: "tl" }, `T${g.group}`),
+          h("span", { class: ["mini", gone && "gone", a > 0.6 && "dark"], style: { "--a": (0.12 + 0.88 * a).toFixed(3) } }, gone ? "✕" : p ? String(p) : "–"));
+      }));
+  };
+  const differ = h("section", { class: "panel differ" }, h("h3", {}, "Tables differ – talk about these"),
+    (t.differ || []).length ? h("ul", { class: "flist" }, t.differ.slice(0, Math.min(3, limits.list)).map((s) =>
+      h("li", { dataset: { key: `d-${s}` } }, h("span", { class: "fline" }, chip(s), title(s)), strip(s))))
+      : h("p", { class: "empty" }, "No statement is strongly spread across the tables."));
+  const apartList = (t.distinctive || []).slice(0, limits.apart);
+  const apart = h("section", { class: "panel apart" }, h("h3", {}, "Where a table stands apart"),
+    apartList.length ? h("ul", { class: "flist" }, apartList.map((d) =>
+      h("li", { dataset: { key: `x-${d.table}-${d.statement}` } },
+        h("span", { class: "apart-who" }, (groups[d.table] || {}).name || `Table ${d.table + 1}`, d.higher ? " ranks higher" : " ranks lower"),
+        h("span", { class: "fline" }, chip(d.statement), title(d.statement)),
+        h("span", { class: "why" }, `mean place ${fmt(d.table_mean, 1)} vs ${fmt(d.rest_mean, 1)} in the rest of the room`))))
+      : h("p", { class: "empty" }, `No table differs clearly from the room (Mann–Whitney, p < ${t.distinctive_p || 0.01}, tables of ${t.distinctive_min || 3}+).`));
+  return [head, h("div", { class: "compare-grid" }, h("div", { class: "ccol" }, agree, differ), h("div", { class: "ccol" }, apart))];
+}
+
+/** One table in detail: its consensus order with the heat map of its members' positions. */
+function tableView(g, groups, room, limits) {
+  if (!g) return h("p", { class: "empty" }, "No tables.");
+  const st = stats(g.per_statement);
   const order = g.consensus_order || [];
   const k = (g.remaining || []).length;
   const m = g.rankings || 0;
-  if (!order.length) {
-    return h("section", { class: "gcol", dataset: { key: `r-${g.group}` } },
-      groupHead(g, "no rankings yet"), h("p", { class: "empty" }, "Waiting for rankings…"));
-  }
-  return h("section", { class: "gcol", dataset: { key: `r-${g.group}` } },
-    groupHead(g, `${plural(m, "ranking", "rankings")}${g.group_discard ? ` · discarded ${g.group_discard}` : ""}`),
-    meter(g.concordance),
-    h("div", { class: "heat-table", style: { "--k": k, "--n": order.length } },
-      h("div", { class: "hrow head" },
-        h("span", { class: "place" }, ""), h("span", { class: "stmt" }, "Consensus order"),
-        h("span", { class: "heat", style: { "--k": k } }, Array.from({ length: k }, (_, i) => h("span", { class: "cell label" }, String(i + 1)))),
-        h("span", { class: "mean" }, "mean")),
-      order.map((n, i) => {
+  const index = groups.indexOf(g);
+  const agreed = new Set(g.agreed || []);
+  const contested = new Set(g.contested || []);
+  const apart = ((room.tables || {}).distinctive || []).filter((d) => d.table === index).slice(0, Math.min(2, limits.apart));
+  const head = h("header", { class: "rhead" }, h("h2", {}, g.name),
+    meter(g.concordance, "Needs two rankings"),
+    h("p", { class: "rmeta" }, `${plural(m, "ranking", "rankings")}${g.group_discard ? ` · discarded ${g.group_discard}` : ""}`));
+  if (!order.length) return [head, h("div", { class: "panel" }, h("p", { class: "empty" }, "Waiting for rankings…"))];
+  return [head, h("div", { class: "panel heat-panel" },
+    h("table", { class: "heat-table", style: { "--k": k } },
+      h("thead", {}, h("tr", {},
+        h("th", { scope: "col", class: "place" }, h("span", { class: "sr-only" }, "Consensus position")),
+        h("th", { scope: "col", class: "m-stmt" }, "Consensus order"),
+        Array.from({ length: k }, (_, i) => h("th", { scope: "col", class: "pos" }, String(i + 1))),
+        h("th", { scope: "col", class: "mean" }, "mean"),
+        h("th", { scope: "col", class: "ht-tag" }, h("span", { class: "sr-only" }, "agreement")))),
+      h("tbody", {}, order.map((n, i) => {
         const r = st.get(n) || {};
-        return h("div", { class: "hrow", dataset: { key: `s-${n}` } },
-          h("span", { class: "place" }, String(i + 1)),
-          h("span", { class: "stmt" }, chip(n), label(n)),
-          heatRow(r, k, m),
-          h("span", { class: "mean" }, fmt(r.mean_rank, 1)));
-      })));
+        const positions = r.positions || [];
+        const tag = contested.has(n) ? "split" : agreed.has(n) ? "agreed" : "";
+        return h("tr", { class: tag, dataset: { key: `s-${n}` } },
+          h("td", { class: "place" }, String(i + 1)),
+          h("th", { scope: "row", class: "m-stmt" }, h("span", { class: "m-title" }, chip(n), title(n))),
+          Array.from({ length: k }, (_, p) => {
+            const c = positions[p] || 0;
+            const a = m ? c / m : 0;
+            return h("td", { class: ["hcell", a > 0.6 && "dark"], style: { "--a": (0.05 + 0.95 * a).toFixed(3) }, title: `${c} at position ${p + 1}` }, c ? String(c) : "");
+          }),
+          h("td", { class: "mean" }, fmt(r.mean_rank, 1)),
+          h("td", { class: "ht-tag" }, tag));
+      }))),
+    apart.length ? h("p", { class: "apart-line" }, "Stands apart: ", apart.map((d, i) => [i ? "; " : "", chip(d.statement, "small"), ` ranked ${d.higher ? "higher" : "lower"} than the room (${fmt(d.table_mean, 1)} vs ${fmt(d.rest_mean, 1)})`])) : null)];
 }
 
-function similarGroup(g) {
-  const st = stats(g);
-  const k = (g.remaining || []).length;
-  const m = g.rankings || 0;
-  const contested = g.contested || [];
-  const agreed = g.agreed || [];
-  const row = (n, cls) => {
-    const r = st.get(n) || {};
-    return h("li", { class: cls, dataset: { key: `${cls}-${n}` } }, chip(n), label(n), heatRow(r, k, m),
-      h("span", { class: "mean" }, fmt(r.mean_rank, 1)));
-  };
-  return h("section", { class: "gcol", dataset: { key: `s-${g.group}` } },
-    groupHead(g, plural(m, "ranking", "rankings")),
-    meter(g.concordance),
-    h("h3", { class: "split" }, "Split on – talk about these"),
-    contested.length ? h("ul", { class: "srows" }, contested.slice(0, 4).map((n) => row(n, "contested")))
-      : h("p", { class: "none" }, m < 2 ? "Needs two rankings." : "Nothing strongly contested."),
-    h("h3", { class: "agreed" }, "Agreed"),
-    agreed.length ? h("ul", { class: "srows" }, agreed.slice(0, 4).map((n) => row(n, "agreed")))
-      : h("p", { class: "none" }, m < 2 ? "Needs two rankings." : "No statement clearly agreed."));
+/** One statement: its full text, its position at each table, and how the room's people spread. */
+function statementView(s, groups, room) {
+  const n = snap.deck.statements.length;
+  const t = room.tables || {};
+  const spread = stats(t.per_statement).get(s) || { positions: [], discarded_by: [] };
+  const r = stats(room.per_statement).get(s) || { positions: [] };
+  const counts = r.positions || [];
+  const most = Math.max(1, ...counts);
+  const withDiscard = snap.deck.discard ? ` (${n} = discarded)` : "";
+  return [
+    h("header", { class: "rhead statement-head" }, h("h2", { class: "full" }, chip(s), h("span", { class: "stext" }, texts.get(s) || `Statement ${s}`))),
+    h("div", { class: "statement-grid" },
+      h("section", { class: "panel" }, h("h3", {}, "Position at each table"),
+        h("table", { class: "by-table" }, h("tbody", {}, groups.map((g, i) => h("tr", { dataset: { key: `bt-${g.group}` } },
+          h("th", { scope: "row" }, g.name),
+          posCell(spread.positions[i], (g.remaining || []).length || n, { gone: (spread.discarded_by || []).includes(i), label: `${g.name}: ` }))))),
+        h("p", { class: "why" }, spread.spread === null || spread.spread === undefined ? "" : `spread across tables ${fmt(spread.spread, 1)} places`)),
+      h("section", { class: "panel" }, h("h3", {}, `Everyone in the room${withDiscard}`),
+        h("div", { class: "histogram", role: "img", "aria-label": counts.map((c, i) => `${c} at ${i + 1}`).join(", "), style: { "--n": counts.length || 1 } },
+          counts.map((c, i) => h("span", { class: "hbar" }, h("span", { class: "count" }, String(c)),
+            h("span", { class: "fill", style: { "--h": `${(100 * c) / most}%` } }), h("span", { class: "at" }, String(i + 1))))),
+        h("p", { class: "why" }, `room mean place ${fmt(r.mean_rank, 1)} · spread ${fmt(r.rank_sd, 1)} places (SD) · ${plural(room.rankings || 0, "ranking", "rankings")}`))),
+  ];
 }
 
-function topGroup(g) {
-  const st = stats(g);
-  const order = g.top_order || [];
-  const size = g.top_size || 5;
-  const tops = g.tops || 0;
-  const maxPoints = Math.max(1, tops * size);
-  return h("section", { class: "gcol", dataset: { key: `t-${g.group}` } },
-    groupHead(g, `${plural(tops, "top " + size, "tops " + size)}`),
-    order.length ? h("ol", { class: "toplist" }, order.map((n, i) => {
-      const r = st.get(n) || {};
-      return h("li", { dataset: { key: `t-${n}` } },
-        h("span", { class: "place" }, String(i + 1)), chip(n), label(n),
-        h("span", { class: "pts" },
-          h("span", { class: "vbar" }, h("span", { style: { "--fill": `${(100 * (r.top_points || 0)) / maxPoints}%` } })),
-          h("span", { class: "ptext" }, `${r.top_points || 0} pts · ${r.top_count || 0}/${tops}`)));
-    })) : h("p", { class: "empty" }, "Waiting for top picks…"));
-}
-
-function overview(groups) {
-  const perPage = 3;
-  const shown = paginate(groups, perPage);
-  const room = snap.results.room || {};
-  const roomStats = new Map((room.per_statement || []).map((r) => [r.statement, r]));
-  const roomOrder = room.consensus_order || [];
-  const discarded = Object.entries(room.groups_discarded || {}).filter(([, c]) => c > 0)
-    .sort((a, b) => b[1] - a[1]).map(([n, c]) => `${n}${c > 1 ? ` ×${c}` : ""}`);
-  return h("div", { class: "results results-overview", dataset: { key: "overview" } },
-    h("div", { class: "columns", style: { "--cols": shown.length + 1 } },
-      shown.map((g) => {
-        const order = (g.top_order && g.top_order.length ? g.top_order : (g.consensus_order || []).slice(0, g.top_size || 5));
-        return h("section", { class: "gcol", dataset: { key: `o-${g.group}` } },
-          groupHead(g, g.group_discard ? h("span", {}, "discarded ", chip(g.group_discard, "small")) : plural(g.participants || 0, "person", "people")),
-          meter(g.concordance, true),
-          h("h3", {}, g.top_order && g.top_order.length ? `Top ${g.top_size || 5}` : "Consensus"),
-          order.length ? h("ol", { class: "toplist compact" }, order.map((n, i) => h("li", { dataset: { key: `o-${n}` } },
-            h("span", { class: "place" }, String(i + 1)), chip(n), label(n)))) : h("p", { class: "empty" }, "No answers yet."));
-      }),
-      h("section", { class: "gcol room", dataset: { key: "room" } },
-        h("header", { class: "ghead" }, h("h2", {}, "Whole room"),
-          h("p", { class: "gmeta" }, `${plural(room.rankings || 0, "ranking", "rankings")} · ${plural(room.groups || groups.length, "group", "groups")}`)),
-        meter(room.concordance, true),
-        h("h3", {}, "Consensus"),
-        roomOrder.length ? h("ol", { class: "toplist compact room-order" }, roomOrder.map((n, i) => {
-          const r = roomStats.get(n) || {};
-          return h("li", { dataset: { key: `room-${n}` } }, h("span", { class: "place" }, String(i + 1)), chip(n), label(n),
-            h("span", { class: "mean" }, fmt(r.mean_rank, 1)));
-        })) : h("p", { class: "empty" }, "No rankings yet."),
-        discarded.length ? h("p", { class: "none" }, `Discarded: ${discarded.join(", ")}`) : null)),
-    pager(groups.length, perPage));
-}
-
-// Long statements are cut to one line with an ellipsis by CSS; if a column is still too tall
-// (many statements on a small screen) shrink the body's type a step until nothing overflows.
-// Columns clip what does not fit (overflow: hidden), so they are measured too: a clipped last
-// row (an 11-statement heat map on a 720p projector) counts as too tall.
+// Lobby and progress shrink their type a step at a time until nothing overflows (results keep
+// their size: they drop list items instead, see fitResults).
 function fitText() {
   let scale = 1;
   stage.style.setProperty("--fit", "1");
-  const boxes = [main, ...main.querySelectorAll(".gcol, .gp")];
+  const boxes = [main, ...main.querySelectorAll(".gp")];
   const tooTall = () => boxes.some((b) => b.scrollHeight > b.clientHeight + 2);
   for (let i = 0; i < 8 && tooTall(); i++) {
     scale -= 0.06;

@@ -30,6 +30,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# axe-core from the npm registry (package.json, installed into node_modules by `make test`)
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 PHONE = {"viewport": {"width": 360, "height": 640}, "has_touch": True, "is_mobile": True,
          "device_scale_factor": 2}
 
@@ -87,8 +89,10 @@ class PageWatch:
     errors: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
     contexts: list = field(default_factory=list)
+    watched: list = field(default_factory=list)
 
     def watch(self, page, name: str):
+        self.watched.append((page, name))
         page.on("console", lambda msg: msg.type == "error" and self.errors.append(
             f"{name}: console error: {msg.text} ({msg.location.get('url', '')})"))
         page.on("pageerror", lambda exc: self.errors.append(f"{name}: page error: {exc}"))
@@ -114,12 +118,37 @@ class PageWatch:
             context.close()
 
 
+def axe_violations(page, name: str = "") -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now (injected through
+    the DevTools protocol, so the page's CSP does not apply to it)."""
+    if not AXE.exists():
+        message = f"axe-core is not installed ({AXE}); run `make test` (npm ci)"
+        if browser_required():
+            pytest.fail(message)
+        pytest.skip(message)
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
+    found = page.evaluate("""async () => {
+      const r = await axe.run(document, {resultTypes: ['violations']});
+      return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+        .map(v => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map(n => n.target.join(' ')
+          + ' ' + (n.failureSummary || '').split('\\n').slice(1, 2).join('')).join(' | ')}`);
+    }""")
+    return [f"{name} {page.url}: {v}" for v in found]
+
+
 @pytest.fixture
 def pages(browser):
-    """Make pages that are watched for errors and dialogs; closed after the test."""
+    """Make pages that are watched for errors and dialogs; closed after the test. Every page
+    still open at the end is checked with axe-core: no serious or critical violation."""
     watch = PageWatch()
     yield watch
+    violations = []
+    for page, name in watch.watched:
+        if not page.is_closed() and page.url.startswith("http"):
+            violations += axe_violations(page, name)
     watch.close()
+    assert violations == [], "\n".join(violations)
 
 
 @pytest.fixture(scope="session")

@@ -89,12 +89,13 @@ def check_fits(page, layout, what):
     # measure them, and numbers (places, means, counts) must sit on one line.
     clipped = page.evaluate("""() => {
       const bad = [];
-      for (const el of document.querySelectorAll('#proj-body :is(.gcol, .gp)')) {
+      for (const el of document.querySelectorAll(
+          '#proj-body :is(.gp, .panel, .matrix-wrap, .ccol)')) {
         if (el.scrollHeight > el.clientHeight + 2) {
           bad.push(`${el.dataset.key}: ${el.scrollHeight} > ${el.clientHeight}`);
         }
       }
-      for (const el of document.querySelectorAll('#proj-body :is(.place, .mean, .vcount, .big)')) {
+      for (const el of document.querySelectorAll('#proj-body :is(.cell, .mean, .big)')) {
         const r = el.getBoundingClientRect();
         const line = parseFloat(getComputedStyle(el).fontSize) * 1.7;
         if (el.scrollWidth > el.clientWidth + 1 || r.height > line) {
@@ -168,7 +169,7 @@ def test_eleven_statements_eight_groups_fit_the_projector(browser, live_server, 
     big = pages.new_page(browser, "projector-1080", viewport={"width": 1920, "height": 1080})
     small = pages.new_page(browser, "projector-720", viewport={"width": 1280, "height": 720})
     for projector in (big, small):
-        projector.goto(f"{url}{info['projector_url']}?cycle=1.5")
+        projector.goto(f"{url}{info['projector_url']}")
 
     # One real phone at Table 1; fifteen socket phones fill the tables (two each).
     phone = pages.phone(browser, "Ana")
@@ -209,11 +210,11 @@ def test_eleven_statements_eight_groups_fit_the_projector(browser, live_server, 
         coach.reveal(True)
         seen = set()
         for projector, name in ((big, "1920x1080"), (small, "1280x720")):
-            projector.wait_for_selector(".results-discard .gcol")
-            assert projector.locator(".pager").inner_text().startswith("Groups 1–")
+            projector.wait_for_selector(".results-discard .matrix")
+            assert projector.locator(".matrix thead th.m-table:not(.m-room)").count() == 8
             check_fits(projector, layout, f"discard results {name}")
         shots(small, "decks-6-projector-discard-results-1280x720")
-        # The pages turn by themselves, even while answers keep arriving (each one a snapshot).
+        # No page turns by itself: all eight tables stay while answers keep arriving.
         stop = threading.Event()
 
         def keep_answering():
@@ -229,13 +230,12 @@ def test_eleven_statements_eight_groups_fit_the_projector(browser, live_server, 
         try:
             deadline = time.monotonic() + 8
             while len(seen) < 8 and time.monotonic() < deadline:
-                seen.update(small.eval_on_selector_all(".results-discard .gcol",
-                                                       "els => els.map(e => e.dataset.key)"))
+                seen.add(small.locator(".matrix thead th.m-table:not(.m-room)").count())
                 small.wait_for_timeout(250)
         finally:
             stop.set()
             busy.join()
-        assert seen == {f"d-{g}" for g in range(1, 9)}, seen
+        assert seen == {8}, seen
         coach.close_step()
 
         # -- rank: ten statements each -------------------------------------------------------------
@@ -248,15 +248,15 @@ def test_eleven_statements_eight_groups_fit_the_projector(browser, live_server, 
             p.submit("rank", remaining[::-1] if p.n % 2 else remaining)
         coach.reveal(True)
         for projector, name in ((big, "1920x1080"), (small, "1280x720")):
-            projector.wait_for_selector(".results-rank .heat-table")
+            projector.wait_for_selector(".results-matrix .matrix")
             projector.wait_for_function(
-                "() => document.querySelectorAll('.results-rank .hrow:not(.head)').length >= 10")
+                "() => document.querySelectorAll('.results-matrix tbody tr').length === 11")
             check_fits(projector, layout, f"rank results {name}")
             shots(projector, f"decks-7-projector-rank-{name}")
         coach.close_step()
         coach.open("similarities")
         for projector, name in ((big, "1920x1080"), (small, "1280x720")):
-            projector.wait_for_selector(".results-similarities .gcol")
+            projector.wait_for_selector(".results-compare .compare-grid")
             check_fits(projector, layout, f"similarities {name}")
         shots(small, "decks-8-projector-similarities-1280x720")
 
@@ -269,8 +269,8 @@ def test_eleven_statements_eight_groups_fit_the_projector(browser, live_server, 
         coach.close_step()
         coach.open("results")
         for projector, name in ((big, "1920x1080"), (small, "1280x720")):
-            projector.wait_for_selector(".results-overview .gcol.room")
-            assert "of 8" in projector.locator(".pager").inner_text()
+            projector.wait_for_selector(".results-matrix .matrix")
+            assert projector.locator(".matrix thead th.m-table:not(.m-room)").count() == 8
             check_fits(projector, layout, f"overview {name}")
             shots(projector, f"decks-9-projector-results-{name}")
         phone.wait_for_selector("text=Your top 5")

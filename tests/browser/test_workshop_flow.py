@@ -15,12 +15,14 @@ import re
 
 import pytest
 
-from facilitator.consensus import aggregate_group
+from facilitator.consensus import aggregate_group, aggregate_room
+from facilitator.decks import find_deck
 
 pytestmark = pytest.mark.browser
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 STATEMENTS = list(range(1, 11))
+STATEMENTS_TEXT = {s.number: s.text for s in find_deck("task-5-1").statements}
 ALL_ANSWERED = ("() => [...document.querySelectorAll('.gp .big')]"
                 ".map(e => e.textContent).join() === '2 / 2,2 / 2'")
 
@@ -227,7 +229,7 @@ def test_task_5_1_whole_workshop(browser, live_server, pages, shots):
     shots(projector, "projector-2-progress")
 
     console.check("#reveal-toggle")
-    projector.wait_for_selector(".results-discard .tally li")
+    projector.wait_for_selector(".results-discard .matrix td.votes")
     assert fits(projector)
     shots(projector, "projector-3-discard-tally")
 
@@ -279,7 +281,7 @@ def test_task_5_1_whole_workshop(browser, live_server, pages, shots):
         assert no_horizontal_scroll(phone)
     projector.wait_for_function(ALL_ANSWERED)
     console.check("#reveal-toggle")
-    projector.wait_for_selector(".results-rank .heat-table")
+    projector.wait_for_selector(".results-matrix .matrix")
 
     def expected(group, names, tops=()):
         return aggregate_group(STATEMENTS, discard_votes=[votes[n] for n in names],
@@ -289,30 +291,51 @@ def test_task_5_1_whole_workshop(browser, live_server, pages, shots):
 
     table1 = expected("Table 1", ["Ana", "Ben"])
     table2 = expected("Table 2", [HOSTILE, "Dee"])
-    for number, result in ((1, table1), (2, table2)):
-        shown = projector.eval_on_selector_all(
-            f'.gcol[data-key="r-{number}"] .hrow[data-key^="s-"]',
-            "rows => rows.map(r => Number(r.dataset.key.slice(2)))")
-        assert shown == list(result.consensus_order)
-        w = projector.inner_text(f'.gcol[data-key="r-{number}"] .meter .w')
-        assert w == f"W {result.concordance.w:.2f}"
+    # the room matrix: each table's column is its consensus position, its discard marked
+    for column, result in ((1, table1), (2, table2)):
+        cells = projector.eval_on_selector_all(
+            f".matrix tbody tr td:nth-of-type({column})",
+            "tds => tds.map(td => [Number(td.parentElement.dataset.key.slice(2)),"
+            " td.textContent.trim()])")
+        assert {s: t for s, t in cells} == {
+            **{s: str(i + 1) for i, s in enumerate(result.consensus_order)},
+            result.group_discard: "✕discarded"}
     assert fits(projector)
-    shots(projector, "projector-4-rank-heatmap")
-    small.wait_for_selector(".results-rank .heat-table")
+    shots(projector, "projector-4-rank-matrix")
+    small.wait_for_selector(".results-matrix .matrix")
     assert fits(small)
-    shots(small, "projector-4-rank-heatmap-1280x720")
+    shots(small, "projector-4-rank-matrix-1280x720")
+    # the trainer puts one table on the projector from the console, then one statement
+    assert "the room matrix" in console.inner_text(".projector-now")
+    for number, result in ((1, table1), (2, table2)):
+        console.click(f'#projector-choice [data-action=project][data-table="{number}"]')
+        projector.wait_for_selector(f'.results-table h2:text-is("Table {number}")')
+        shown = projector.eval_on_selector_all(
+            '.heat-table tbody tr', "rows => rows.map(r => Number(r.dataset.key.slice(2)))")
+        assert shown == list(result.consensus_order)
+        assert projector.inner_text(".meter .w") == f"W {result.concordance.w:.2f}"
+        assert f"Table {number} in detail" in console.inner_text(".projector-now")
+    assert fits(projector)
+    shots(projector, "projector-4-rank-one-table")
+    console.click('#projector-choice [data-action=project][data-statement="8"]')
+    projector.wait_for_selector(".results-statement .histogram")
+    assert STATEMENTS_TEXT[8] in projector.inner_text(".statement-head")
+    assert fits(projector)
+    shots(projector, "projector-4-rank-one-statement")
     console.click("#close-step")
 
     # -- similarities and differences ----------------------------------------------------------
     console.click("#next-step")
-    projector.wait_for_selector(".results-similarities .gcol")
+    projector.wait_for_selector(".results-compare .compare-grid")
     ana.wait_for_selector("text=Discuss with your table")
-    contested = projector.eval_on_selector_all(
-        '.gcol[data-key="s-1"] li.contested',
-        "els => els.map(e => Number(e.dataset.key.split('-')[1]))")
-    assert contested == list(table1.contested)[:4]
+    ana.wait_for_selector("text=Your table is split on")
+    split = ana.eval_on_selector_all(
+        "section:has(h2:text-is('Your table is split on')) li",
+        "els => els.map(e => Number(e.dataset.statement))")
+    assert split == list(table1.contested)
     assert fits(projector)
     shots(projector, "projector-5-similarities")
+    ana.evaluate("window.scrollTo(0, 0)")
     shots(ana, "phone-8-similarities")
 
     # -- top five --------------------------------------------------------------------------------
@@ -338,20 +361,21 @@ def test_task_5_1_whole_workshop(browser, live_server, pages, shots):
 
     # -- results ----------------------------------------------------------------------------------
     console.click("#next-step")
-    projector.wait_for_selector(".results-overview .gcol.room")
+    projector.wait_for_selector(".results-matrix .matrix")
     table1 = expected("Table 1", ["Ana", "Ben"], tops=True)
     table2 = expected("Table 2", [HOSTILE, "Dee"], tops=True)
-    for number, result in ((1, table1), (2, table2)):
-        shown = projector.eval_on_selector_all(
-            f'.gcol[data-key="o-{number}"] li',
-            "els => els.map(e => Number(e.dataset.key.slice(2)))")
-        assert shown == list(result.top_order)
+    rows = projector.eval_on_selector_all(
+        ".matrix tbody tr", "rows => rows.map(r => Number(r.dataset.key.slice(2)))")
+    room = aggregate_room(STATEMENTS, [table1, table2],
+                          [[rankings[n] for n in ("Ana", "Ben")],
+                           [rankings[n] for n in (HOSTILE, "Dee")]], 5)
+    assert rows == list(room.consensus_order)
     assert fits(projector)
     shots(projector, "projector-6-results")
     shots(ana, "phone-11-results")
     shots(console, "console-2-results", full_page=True)
 
-    small.wait_for_selector(".results-overview .gcol.room")
+    small.wait_for_selector(".results-matrix .matrix")
     assert fits(small)
     shots(small, "projector-7-results-1280x720")
 
