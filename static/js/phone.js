@@ -30,6 +30,7 @@ const page = {
   state: null, // the last `state` from the server
   texts: new Map(),
   viewKey: null, // what the current screen was built from; same key = keep the screen
+  shown: null, // the step (in words) of the screen on show
   notice: null, // a message for the join form (removed, unknown code…)
   autosaveTimer: null,
 };
@@ -342,7 +343,9 @@ function render() {
     refreshSave();
     return;
   }
+  const shown = page.shown;
   page.viewKey = key;
+  page.shown = page.state ? stepWords(page.state) : null;
   clearTimeout(page.autosaveTimer);
   prepare();
   let view;
@@ -351,12 +354,39 @@ function render() {
   else view = views.stepView(context());
   app.replaceChildren(...[view].flat());
   refreshSave();
+  if (page.state) showNewScreen(shown);
   // A screen restored from a draft that differs from the saved answer saves it again.
   const step = page.state && page.state.session.step;
   if ((step === "rank" || step === "top") && app.querySelector(`#${step}-list`)) {
     const saved = page.state.answers[step];
     if (saved && !same(local[step], saved)) scheduleAutosave(step);
   }
+}
+
+/** "Step 3 of 6: Rank, open": what the bar says, in words for a screen reader. */
+function stepWords(state) {
+  const { session, deck } = state;
+  const steps = deckSteps(session.steps, deck);
+  const index = steps.indexOf(session.step);
+  const status = session.closed ? "ended"
+    : INPUT_STEPS.includes(session.step) ? (session.open ? "open" : "closed") : "";
+  return `${index >= 0 ? `Step ${index + 1} of ${steps.length}: ` : ""}${stepName(session.step, deck)}${status ? `, ${status}` : ""}`;
+}
+
+/**
+ * A new screen starts at its heading: scrolled to the top (the old step's scroll position would
+ * leave the heading and instructions above the screen), the heading focused for screen
+ * readers, and a change of step or of its open/closed state announced.
+ */
+function showNewScreen(before) {
+  window.scrollTo({ top: 0 });
+  const heading = app.querySelector("h1");
+  if (heading) {
+    heading.tabIndex = -1;
+    heading.focus({ preventScroll: true });
+  }
+  const now = page.shown;
+  if (before && before !== now) announce(`${now}. ${heading ? heading.textContent : ""}`);
 }
 
 function renderBar() {
@@ -383,6 +413,8 @@ function renderBar() {
     whoLabel.replaceChildren(...who.filter(Boolean));
   }
   whoLabel.parentElement.hidden = false;
+  // A long table name wraps and the bar grows: what sticks under it (the top-five counter) follows.
+  document.documentElement.style.setProperty("--bar-height", `${$("#phone-bar").offsetHeight}px`);
   document.title = `${stepName(session.step, deck)} · ${session.code}`;
 }
 

@@ -13,13 +13,20 @@ export function validOrder(order, allowed, size) {
   return set.size === order.length && order.every((n) => allowed.has(n));
 }
 
+/** The statement's number as a muted tag after its text ("#8"). */
+export function statementRef(n) {
+  return h("span", { class: "ref", title: `Statement ${n}` }, `#${n}`);
+}
+
 /** Build the list for `order`; `textOf(n)` gives a statement's text. */
 export function orderList(order, { id, label, textOf, announce, onChange }) {
   const list = h("ol", { class: "order-list", id, "aria-label": label });
   const item = (n) => h("li", { class: "order-item", dataset: { statement: n } },
     h("span", { class: "handle", title: "Drag to move", "aria-hidden": "true" },
       h("span", { class: "pos" }), h("span", { class: "grip" }, "⋮⋮")),
-    h("span", { class: "body" }, h("span", { class: "num-inline" }, `${n}`), h("span", { class: "text" }, textOf(n))),
+    // One number per row: the position (in the handle). The statement's number, for finding it
+    // on the projector, follows the text, muted, so that it does not read as a second rank.
+    h("span", { class: "body" }, h("span", { class: "text" }, textOf(n)), statementRef(n)),
     h("span", { class: "moves" },
       h("button", { type: "button", class: "move up", dataset: { dir: "-1" }, "aria-label": `Move statement ${n} up` }, "▲"),
       h("button", { type: "button", class: "move down", dataset: { dir: "1" }, "aria-label": `Move statement ${n} down` }, "▼")));
@@ -61,6 +68,13 @@ export function orderList(order, { id, label, textOf, announce, onChange }) {
     fallbackOnBody: true,
     ghostClass: "drag-ghost",
     chosenClass: "drag-chosen",
+    // Auto-scroll while the finger is within 150 px of the screen's top or bottom edge: the
+    // sticky bar (74 px) covers the top and the save bar the bottom, so SortableJS's default
+    // 30 px would start only under them. One long drag reaches the top of a 9-item list.
+    scroll: true,
+    scrollSensitivity: 150,
+    scrollSpeed: 14,
+    bubbleScroll: true,
     onEnd: (evt) => {
       renumber();
       if (evt.oldIndex !== evt.newIndex) {

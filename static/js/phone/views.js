@@ -4,7 +4,7 @@
 //
 // ctx: { state, local, code, notice, groups, title, textOf(n), topSize, actions }
 import { h, setText } from "../dom.js";
-import { orderList } from "./order-list.js";
+import { orderList, statementRef } from "./order-list.js";
 import { tableSimilarities } from "../table-similarities.js";
 
 export function loading() {
@@ -109,8 +109,11 @@ function waitCard(title, text, ...extra) {
   return [h("section", { class: "card wait" }, h("h1", {}, title), h("p", { class: "lead" }, text)), ...extra];
 }
 
+/** A list of statements; a numbered one shows positions, with the statement's number muted after its text. */
 function statementList(ctx, numbers, cls = "plain-list") {
-  return h("ol", { class: cls }, numbers.map((n) => h("li", { dataset: { statement: n } }, chip(n), h("span", { class: "text" }, ctx.textOf(n)))));
+  const ranked = cls.includes("numbered");
+  return h("ol", { class: cls }, numbers.map((n) => h("li", { dataset: { statement: n } },
+    ranked ? null : chip(n), h("span", { class: "text" }, ctx.textOf(n)), ranked ? statementRef(n) : null)));
 }
 
 function lobbyView(ctx) {
@@ -227,7 +230,7 @@ function rankView(ctx) {
   return [
     h("section", { class: "card" },
       h("h1", {}, "Rank the statements"),
-      h("p", { class: "hint" }, "Most important at the top. Drag a number, or use ▲ ▼."),
+      h("p", { class: "hint" }, "Most important at the top. Drag an item by its dark handle, or use ▲ ▼."),
       state.group_discard ? h("p", { class: "muted small" }, `Your table discarded statement ${state.group_discard}.`) : null),
     list,
     h("div", { class: "save-bar" },
@@ -265,7 +268,7 @@ function topPick(ctx) {
   const list = h("ul", { class: "choice-list pick-list", id: "pick-list" }, rank.map((n) => h("li", {},
     h("button", { type: "button", class: "choice pick", dataset: { statement: n }, "aria-pressed": "false",
       on: { click: () => { actions.togglePick(n); marks(); } } },
-    h("span", { class: "check", "aria-hidden": "true" }), chip(n), h("span", { class: "text" }, ctx.textOf(n))))));
+    h("span", { class: "check", "aria-hidden": "true" }), h("span", { class: "text" }, ctx.textOf(n)), statementRef(n)))));
   // Shows local.top on the list (here and after each tap); never changes it.
   function marks() {
     const chosen = new Set(local.top);
@@ -305,7 +308,7 @@ function topOrder(ctx) {
   return [
     h("section", { class: "card" },
       h("h1", {}, `Order your top ${size}`),
-      h("p", { class: "hint" }, "Most important at the top. Drag a number, or use ▲ ▼."),
+      h("p", { class: "hint" }, "Most important at the top. Drag an item by its dark handle, or use ▲ ▼."),
       h("button", { type: "button", class: "button secondary small", id: "change-picks",
         on: { click: () => actions.topPhase("pick") } }, "← Change my picks")),
     list,
