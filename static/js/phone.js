@@ -43,7 +43,11 @@ const outbox = createOutbox({
   ready: () => Boolean(page.token && page.state && socket.connected),
   send: (p) => request(socket, "submit", { token: page.token, step: p.step, answer: p.answer, id: p.id }),
   onChange: () => { refreshSave(); updateDiscardMarks(); },
-  onSaved: (answers) => { if (page.state) page.state.answers = answers; },
+  onSaved: (answers) => {
+    if (!page.state) return;
+    page.state.answers = answers;
+    if (answers.rank || answers.top) storage.remove(keys.cleared);
+  },
   onRefused: (err) => {
     if (["wrong_step", "step_closed", "awaiting_discard", "session_closed"].includes(err.code)) resync();
   },
@@ -77,6 +81,8 @@ function forget(message) {
   storage.remove(keys.token);
   outbox.drop();
   for (const step of INPUT_STEPS) storage.remove(keys.draft(step));
+  storage.remove(keys.seen);
+  storage.remove(keys.cleared);
   Object.assign(page, { token: null, state: null, notice: message || null, viewKey: null });
   Object.assign(local, { discardChoice: null, confirming: null, rank: null, top: null, topPhase: "pick" });
   render();
@@ -89,6 +95,7 @@ function applyState(next) {
     return;
   }
   const previous = page.state;
+  noticeClearedAnswers(next);
   page.state = next;
   page.texts = statementMap(next.deck);
   const pending = outbox.pending();
@@ -99,6 +106,32 @@ function applyState(next) {
   if (previous && previous.session.step !== next.session.step) outbox.clearError();
   render();
   outbox.flush();
+}
+
+/**
+ * Tell the participant why their ranking or top picks vanished: the trainer re-ran the discard
+ * vote and their table's discard came out different, so the server cleared answers made without
+ * the old discard (docs/protocol.md). Compared with what this phone saw last (kept in storage,
+ * so a reload in between still tells); the note stays until they hand in a new ranking or top.
+ */
+function noticeClearedAnswers(next) {
+  const seen = storage.getJSON(keys.seen);
+  const answers = next.answers || {};
+  const now = { group: next.participant.group.id, discard: next.group_discard, rank: Boolean(answers.rank), top: Boolean(answers.top) };
+  if (seen && seen.group === now.group && seen.discard !== now.discard && (seen.rank || seen.top) && !now.rank && !now.top) {
+    const lost = [seen.rank ? "ranking" : null, seen.top ? `top ${topSizeOf(next)}` : null].filter(Boolean).join(" and ");
+    const why = now.discard
+      ? `your table's discard changed from statement ${seen.discard} to statement ${now.discard} when the trainer ran the vote again`
+      : `the trainer ran the discard vote again and your table is now tied (it had discarded statement ${seen.discard})`;
+    storage.set(keys.cleared, `Your ${lost} ${seen.rank && seen.top ? "were" : "was"} cleared: ${why}. A ranking without statement ${seen.discard} no longer fits, so please answer again.`);
+  } else if (now.rank || now.top) {
+    storage.remove(keys.cleared);
+  }
+  storage.setJSON(keys.seen, now);
+}
+
+function topSizeOf(state) {
+  return (state && state.deck && state.deck.top) || 5;
 }
 
 // -- answers ---------------------------------------------------------------------------------
@@ -112,7 +145,7 @@ function same(a, b) {
 }
 
 function topSize() {
-  return (page.state && page.state.deck && page.state.deck.top) || 5;
+  return topSizeOf(page.state);
 }
 
 /** What is on screen for `step`: undefined when the screen has nothing to compare. */
@@ -285,6 +318,7 @@ function textOf(n) {
 function context() {
   return {
     state: page.state, local, code, notice: page.notice, groups: knownGroups, title: body.dataset.title,
+    cleared: storage.get(keys.cleared),
     textOf, topSize: topSize(), actions,
   };
 }
@@ -297,7 +331,7 @@ function keyOf(s) {
 
 /**
  * The answer a new screen starts from: the one waiting to be sent, else a draft, else the
- * saved one, else the deck's order. Runs before the screen is built, never while.
+ * saved one, else this participant's starting order. Runs before the screen is built, never while.
  */
 function prepare() {
   const { state } = page;
@@ -314,7 +348,9 @@ function prepare() {
   if (!remaining) return;
   const allowed = new Set(remaining);
   if (step === "rank") {
-    const candidates = [fromPending, storage.getJSON(keys.draft("rank")), state.answers.rank, remaining];
+    // start_order: the deck's statements in an order shuffled for this participant (server)
+    const candidates = [fromPending, storage.getJSON(keys.draft("rank")), state.answers.rank,
+      state.start_order, remaining];
     local.rank = candidates.find((o) => validOrder(o, allowed, remaining.length)).slice();
   } else if (step === "top") {
     const size = topSize();

@@ -5,11 +5,10 @@ never cut, and each row shows one number that reads as a rank."""
 from __future__ import annotations
 
 import pytest
+from phones import join_phone
 
 pytestmark = pytest.mark.browser
 
-PHONE_390 = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True,
-             "device_scale_factor": 2}
 LONG_TABLE = "Window table by the garden door"
 LONG_NAME = "Maximilian Alexander von Hohenberg-Lichtenstein"
 
@@ -41,13 +40,7 @@ def heading_on_top(phone, text):
 def start(live_server, trainer, browser, pages, name=LONG_NAME, **body):
     info = live_server.create_session(groups=[LONG_TABLE, "Table 2"], **body)
     coach = trainer(live_server.url, info["facilitator_token"])
-    phone = pages.new_page(browser, "phone", **PHONE_390)
-    phone.goto(f"{live_server.url}/j/{info['code']}")
-    phone.wait_for_selector("#join-form")
-    phone.fill("#name", name)
-    phone.locator("label.tile", has_text=LONG_TABLE).tap()
-    phone.tap("#join-button")
-    phone.wait_for_selector(".card.wait")
+    phone = join_phone(pages, browser, live_server.url, info["code"], name, LONG_TABLE)
     return info, coach, phone
 
 

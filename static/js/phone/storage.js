@@ -38,5 +38,7 @@ export function sessionKeys(code) {
     token: `facilitator:${code}`,
     pending: `facilitator:${code}:pending`,
     draft: (step) => `facilitator:${code}:draft:${step}`,
+    seen: `facilitator:${code}:seen`, // what the phone last saw of its answers (see clearedNotice)
+    cleared: `facilitator:${code}:cleared`, // why its answers were cleared, until it answers again
   };
 }

@@ -4,6 +4,7 @@
 //
 // ctx: { state, local, code, notice, groups, title, textOf(n), topSize, actions }
 import { h, setText } from "../dom.js";
+import { instructionLines } from "../words.js";
 import { orderList, statementRef } from "./order-list.js";
 import { tableSimilarities } from "../table-similarities.js";
 
@@ -14,7 +15,7 @@ export function loading() {
 export function codeForm(ctx) {
   const input = h("input", {
     id: "code-input", class: "code-input", name: "code", autocomplete: "off", autocapitalize: "characters",
-    spellcheck: "false", maxlength: "12", placeholder: "K7QX9M", required: true,
+    spellcheck: "false", maxlength: "12", placeholder: "K7QX9MBR", required: true,
   });
   const form = h("form", { class: "stack", novalidate: true, on: { submit: (e) => {
     e.preventDefault();
@@ -83,8 +84,14 @@ function chip(n) {
   return h("span", { class: "num", "aria-hidden": "true" }, n);
 }
 
-/** The screen for the step the trainer has open. */
+/** The screen for the step the trainer has open (after a note on cleared answers, if any). */
 export function stepView(ctx) {
+  const note = ctx.cleared && !ctx.state.session.closed
+    ? h("section", { class: "card notice", id: "cleared-note", role: "status" }, h("p", {}, ctx.cleared)) : null;
+  return [note, screenFor(ctx)].flat();
+}
+
+function screenFor(ctx) {
   const { session } = ctx.state;
   if (session.closed) {
     return waitCard("This workshop has ended", "Thank you for taking part. The results stay on the projector.", yourAnswers(ctx));
@@ -117,11 +124,15 @@ function statementList(ctx, numbers, cls = "plain-list") {
 }
 
 function lobbyView(ctx) {
-  const numbers = ctx.state.deck.statements.map((s) => s.number);
+  const { deck } = ctx.state;
+  const numbers = deck.statements.map((s) => s.number);
+  const steps = instructionLines(deck.instructions);
   return [
     h("section", { class: "card wait" },
       h("h1", {}, "You're in"),
       h("p", { class: "lead" }, "Wait for the trainer to start. Meanwhile, read the statements and talk them over with your table.")),
+    steps.length ? h("section", { class: "card", id: "instructions" }, h("h2", {}, "What you will do"),
+      h("ul", { class: "instructions" }, steps.map((line) => h("li", {}, line)))) : null,
     h("section", { class: "card" }, h("h2", {}, "The statements"), statementList(ctx, numbers)),
   ];
 }
@@ -261,7 +272,7 @@ function topPick(ctx) {
   const size = ctx.topSize;
   // Offer them in the participant's own ranking order, so their top is at the top.
   const rank = state.answers.rank && state.answers.rank.length === state.remaining.length
-    ? state.answers.rank : state.remaining;
+    ? state.answers.rank : (state.start_order || state.remaining);
   const counter = h("p", { class: "counter", id: "pick-counter", role: "status" });
   const next = h("button", { type: "button", class: "button primary big", id: "to-order",
     on: { click: () => actions.topPhase("order") } }, "Next: put them in order");
