@@ -258,6 +258,8 @@ def organiser() -> str:
                 "code": s.code, "title": s.title, "created_at": s.created_at, "step": s.step,
                 "closed": s.closed, "participants": len(s.active()), "groups": len(s.groups),
                 "deck_title": s.deck.title,
+                # a trainer who lost the console link gets it back here
+                "console_url": url_for("facilitator.console", token=s.facilitator_token),
             })
     return render_template("organiser.html", authenticated=_organiser(), sessions=listing,
                            error=request.args.get("error"), csrf=_csrf())

@@ -183,3 +183,15 @@ def test_the_results_and_the_csv_are_what_participants_hand_in_not_where_they_st
         rows = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
         csvs.append([row[1:] for row in rows[1:]])  # without the session code
     assert csvs[0] == csvs[1]
+
+
+# -- the organiser page gives a trainer back their console ------------------------------------
+def test_the_organiser_page_links_each_sessions_console_after_login_only(client):
+    info = post(client, deck="task-5-1", groups=["W"]).get_json()
+    page = client.get("/organiser").get_data(as_text=True)
+    assert info["facilitator_url"] not in page
+    csrf = page.split('name="csrf" value="')[1].split('"')[0]
+    client.post("/organiser/login", data={"secret": "organiser-secret", "csrf": csrf})
+    page = client.get("/organiser").get_data(as_text=True)
+    assert f'href="{info["facilitator_url"]}"' in page
+    assert client.get(info["facilitator_url"]).status_code == 200
