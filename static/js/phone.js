@@ -304,13 +304,18 @@ const actions = {
   topPhase(phase) {
     local.topPhase = phase;
     saveTopDraft();
-    app.replaceChildren(...[views.topView(context())].flat());
+    show(views.topView(context()));
     refreshSave();
     window.scrollTo({ top: 0 });
   },
 };
 
 // -- rendering -------------------------------------------------------------------------------
+/** Put a screen (a node or a list of nodes, where null stands for "nothing here") on the page. */
+function show(view) {
+  app.replaceChildren(...[view].flat(Infinity).filter((node) => node instanceof Node));
+}
+
 function textOf(n) {
   return page.texts.get(n) || `Statement ${n}`;
 }
@@ -388,7 +393,7 @@ function render() {
   if (!code) view = views.codeForm(context());
   else if (!page.token || !page.state) view = page.token ? views.loading() : views.joinForm(context());
   else view = views.stepView(context());
-  app.replaceChildren(...[view].flat());
+  show(view);
   refreshSave();
   if (page.state) showNewScreen(shown);
   // A screen restored from a draft that differs from the saved answer saves it again.

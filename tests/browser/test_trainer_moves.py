@@ -199,6 +199,9 @@ def test_the_decks_instructions_show_in_the_phone_and_projector_lobbies(
     assert items.count() == 6
     assert items.first.inner_text().startswith("Read the ten statements below")
     assert "•" not in phone.inner_text("#instructions")
+    # the screen is cards only: no stray text (a "null" for an absent card) between them
+    assert phone.evaluate("[...document.querySelector('#app').childNodes]"
+                          ".every(n => n.nodeType === Node.ELEMENT_NODE)")
     shots(phone, "phone-390-lobby-instructions", full_page=True)
     for size in ({"width": 1920, "height": 1080}, {"width": 1024, "height": 768}):
         projector = pages.new_page(browser, f"projector {size['width']}", viewport=size)
