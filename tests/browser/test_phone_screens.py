@@ -19,8 +19,10 @@ def order(phone, list_id="rank-list"):
 
 
 def scroll_to_bottom(phone):
+    """Scroll as far down as the screen goes (a short screen may not scroll at all)."""
     phone.evaluate("window.scrollTo(0, document.scrollingElement.scrollHeight)")
-    phone.wait_for_function("() => window.scrollY > 200")
+    phone.wait_for_function("() => window.scrollY >= Math.min(200,"
+                            " document.scrollingElement.scrollHeight - innerHeight)")
 
 
 def heading_on_top(phone, text):
