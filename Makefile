@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip -q --disable-pip-version-check
 
-.PHONY: run test lint bench bench-aggregate clean
+.PHONY: run test lint bench bench-aggregate bench-weight clean
 
 $(VENV)/.runtime: requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
@@ -39,6 +39,10 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(PY) bench/aggregate.py
 	$(PY) bench/run_all.py
+
+## make bench-weight: the phone's page weight with Chromium, into bench/RESULTS.md
+bench-weight: $(VENV)/.dev
+	$(PY) bench/page_weight.py
 
 bench-aggregate: $(VENV)/.dev
 	$(PY) bench/aggregate.py

@@ -22,6 +22,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -313,6 +314,11 @@ def main(argv: list[str] | None = None) -> int:
                 break
     minutes = (time.monotonic() - t0) / 60
     text, ok = results_md(results, runs, machine(), started, minutes, args.workers)
+    if args.out.exists():  # sections other scripts write (bench/page_weight.py) are kept
+        kept = re.search(r"<!-- page-weight -->.*?<!-- /page-weight -->", args.out.read_text(),
+                         re.S)
+        if kept:
+            text = text.rstrip("\n") + "\n\n" + kept.group(0) + "\n"
     args.out.write_text(text)
     print(text)
     print(f"wrote {args.out}")

@@ -11,7 +11,7 @@ from flask import Flask, abort
 from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import SocketIO
 
-from facilitator import events, views
+from facilitator import assets, events, views
 from facilitator.events import Guard
 from facilitator.live import Broadcaster
 from facilitator.store import GroupCommit, Store
@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then environment (FACILITATOR_*), then ``test_config``."""
     app = Flask(__name__, static_folder=str(ROOT / "static"),
+                static_url_path=assets.static_url_path(ROOT / "static"),
                 template_folder=str(ROOT / "templates"))
     app.config.update(DEFAULTS)
     app.session_interface = PagesOnlySessions()
@@ -82,6 +83,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     events.register(socketio)
     app.register_blueprint(views.bp)
+    assets.init_app(app)
     # Flask-SocketIO runs every socket event in a request context built from the handshake's
     # URL. Without a rule for that URL, werkzeug raises (and keeps, with its traceback and
     # frames) a NotFound per event: measurable CPU, and cyclic garbage that only the slower

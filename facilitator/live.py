@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from facilitator.consensus import DISTINCTIVE_MIN
+from facilitator.start_order import start_order
 from facilitator.store import Store
 from facilitator.workshop import STEPS, Participant, Session, WorkshopError
 
@@ -111,6 +112,7 @@ def participant_state(session: Session, participant: Participant,
         "group_discard": group.discard,
         "discard_tied": list(group.discard_tied) if group.discard_tied else None,
         "remaining": list(remaining) if remaining is not None else None,
+        "start_order": start_order(session, participant),
         "answers": answers_view(participant),
         "similarities": similarities,
         "version": session.version,

@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     open INTEGER NOT NULL DEFAULT 0,
     revealed INTEGER NOT NULL DEFAULT 0,
     closed INTEGER NOT NULL DEFAULT 0,
-    version INTEGER NOT NULL DEFAULT 0
+    version INTEGER NOT NULL DEFAULT 0,
+    shuffle INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS groups (
     session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
@@ -160,6 +161,9 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}
+        if "shuffle" not in columns:  # a database from before the shuffled starting order
+            self._db.execute("ALTER TABLE sessions ADD COLUMN shuffle INTEGER NOT NULL DEFAULT 1")
         self._lock = threading.RLock()
         self.sessions: dict[int, Session] = {}
         self._by_code: dict[str, Session] = {}
@@ -236,12 +240,13 @@ class Store:
         db = self._db
         for row in db.execute(
             "SELECT id, code, title, deck, facilitator_token, projector_key, created_at, step,"
-            " open, revealed, closed, version FROM sessions ORDER BY id"
+            " open, revealed, closed, version, shuffle FROM sessions ORDER BY id"
         ):
             session = Session(
                 id=row[0], code=row[1], title=row[2], deck=deck_from_json(row[3]),
                 facilitator_token=row[4], projector_key=row[5], created_at=row[6], step=row[7],
                 open=bool(row[8]), revealed=bool(row[9]), closed=bool(row[10]), version=row[11],
+                shuffle=bool(row[12]),
             )
             self.sessions[session.id] = session
         for sid, number, name, discard, tied in db.execute(
@@ -311,8 +316,10 @@ class Store:
         return self._by_participant.get(token) if isinstance(token, str) else None
 
     # -- sessions ---------------------------------------------------------------------------
-    def create_session(self, deck: Deck, title: str, groups: list[str]) -> Session:
-        """A new session in the lobby with its groups, fresh secrets and a unique join code."""
+    def create_session(self, deck: Deck, title: str, groups: list[str],
+                       shuffle: bool = True) -> Session:
+        """A new session in the lobby with its groups, fresh secrets and a unique join code;
+        ``shuffle`` starts each participant's ranking in an order of their own."""
         with self._transaction() as db:
             for _ in range(100):
                 code = workshop.new_join_code()
@@ -323,15 +330,15 @@ class Store:
             fac, proj, created = workshop.new_token(), workshop.new_token(), _now()
             cur = db.execute(
                 "INSERT INTO sessions (code, title, deck, facilitator_token, projector_key,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (code, title, deck_to_json(deck), fac, proj, created),
+                " created_at, shuffle) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (code, title, deck_to_json(deck), fac, proj, created, int(shuffle)),
             )
             sid = int(cur.lastrowid or 0)
             db.executemany(
                 "INSERT INTO groups (session_id, number, name) VALUES (?, ?, ?)",
                 [(sid, i, name) for i, name in enumerate(groups, start=1)],
             )
-            session = Session(sid, code, title, deck, fac, proj, created)
+            session = Session(sid, code, title, deck, fac, proj, created, shuffle=shuffle)
             session.groups = {i: Group(i, name) for i, name in enumerate(groups, start=1)}
             self._index(session)
         return session

@@ -22,7 +22,7 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from facilitator import export, workshop
+from facilitator import export, session_setup, workshop
 from facilitator.decks import DEFAULT_DECK_ID, Deck, DeckError, deck_from_text, load_decks
 from facilitator.store import Store
 from facilitator.workshop import Session, WorkshopError
@@ -172,11 +172,15 @@ def create_session() -> tuple[Response, int]:
         return _api_error("bad_request", "Send a JSON object.")
     try:
         deck = _deck_for(body)
+        session_setup.check_table_count(body.get("groups"), body.get("group_count"))
         groups = workshop.group_names(body.get("groups"), body.get("group_count"))
         title = workshop.clean_text(body.get("title"), workshop.TITLE_MAX) or deck.title
+        shuffle = body.get("shuffle", True)
+        if not isinstance(shuffle, bool):
+            raise WorkshopError("bad_request", "shuffle must be true or false.")
     except (DeckError, WorkshopError) as exc:
         return _api_error(getattr(exc, "code", "bad_request"), str(exc))
-    s = store().create_session(deck, title, groups)
+    s = store().create_session(deck, title, groups, shuffle=shuffle)
     links = session_links(s)
     links.pop("exports")
     links.update(facilitator_token=s.facilitator_token, projector_key=s.projector_key)
@@ -193,7 +197,8 @@ def _deck_for(body: dict[str, Any]) -> Deck:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise WorkshopError("bad_request", "discard and top must be whole numbers.")
         title = workshop.clean_text(body.get("title"), workshop.TITLE_MAX) or "Custom statements"
-        return deck_from_text(title, pasted, discard=discard, top=top)
+        return session_setup.leave_a_choice(deck_from_text(title, pasted, discard=discard, top=top),
+                                            top_given=top is not None)
     deck_id = body.get("deck") or DEFAULT_DECK_ID
     if not isinstance(deck_id, str) or deck_id not in decks():
         raise WorkshopError("not_found", "There is no such statement deck.")
@@ -253,6 +258,8 @@ def organiser() -> str:
                 "code": s.code, "title": s.title, "created_at": s.created_at, "step": s.step,
                 "closed": s.closed, "participants": len(s.active()), "groups": len(s.groups),
                 "deck_title": s.deck.title,
+                # a trainer who lost the console link gets it back here
+                "console_url": url_for("facilitator.console", token=s.facilitator_token),
             })
     return render_template("organiser.html", authenticated=_organiser(), sessions=listing,
                            error=request.args.get("error"), csrf=_csrf())

@@ -130,6 +130,7 @@ class Session:
     revealed: bool = False
     closed: bool = False
     version: int = 0
+    shuffle: bool = True  # each participant's ranking starts in an order of their own
     groups: dict[int, Group] = field(default_factory=dict)
     participants: dict[int, Participant] = field(default_factory=dict)
     # What the trainer chose for the projector (live.choose_projector_view). Not persisted: after

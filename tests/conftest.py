@@ -121,6 +121,9 @@ class LiveServer:
         """POST /api/sessions; returns the JSON answer (code, links, tokens)."""
         body.setdefault("deck", "task-5-1")
         body.setdefault("groups", ["Table 1", "Table 2"])
+        # The deck's order on every phone unless a test asks for shuffled starting orders:
+        # the browser tests' expected orders start from it.
+        body.setdefault("shuffle", False)
         req = urllib.request.Request(
             self.url + "/api/sessions", data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"}, method="POST")

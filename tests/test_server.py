@@ -91,7 +91,7 @@ def test_a_trainer_creates_a_session_with_a_join_code_and_links(client):
 
 def test_a_session_can_be_created_from_pasted_statements(client):
     info = create(client, deck=None, statements="1. Alpha\n2. Beta\n3. Gamma\n4. Delta",
-                  discard=0, top=2, group_count=3)
+                  discard=0, top=2, group_count=3, groups=None)
     assert client.get(info["facilitator_url"]).status_code == 200
 
 

@@ -1,6 +1,6 @@
 // One Socket.IO connection per page, its state shown in a status pill, and requests with
 // acknowledgements and a timeout (docs/protocol.md: every event is acked).
-import { io } from "/static/vendor/socket.io/socket.io.esm.min.js";
+import { io } from "../vendor/socket.io/socket.io.esm.min.js";
 
 const LABELS = {
   connecting: "Connecting…",

@@ -61,12 +61,52 @@ function confirmAction(title, text, okLabel) {
   });
 }
 
+/**
+ * What opening `step` from here puts at risk, for a confirmation; null when it is the next step
+ * and clears nothing (the usual one click). Re-opening the discard vote names each table whose
+ * rankings and top picks would be cleared if its discard changes; going back or skipping ahead
+ * says so.
+ */
+function stepWarning(step) {
+  if (!snap) return null;
+  const { session, deck } = snap;
+  const steps = deckSteps(session.steps, deck);
+  const from = steps.indexOf(session.step);
+  const to = steps.indexOf(step);
+  const name = stepName(step, deck);
+  if (step === "discard") {
+    const tops = deck.top === 5 ? ["top five", "top fives"] : [`top ${deck.top}`, `top ${deck.top}s`];
+    const atRisk = snap.groups.filter((g) => g.answered.rank || g.answered.top).map((g) => {
+      const lost = [g.answered.rank ? plural(g.answered.rank, "ranking", "rankings") : null,
+        g.answered.top ? plural(g.answered.top, ...tops) : null].filter(Boolean).join(" and ");
+      return `${g.name}'s discard may change: its ${lost} would be cleared.`;
+    });
+    if (atRisk.length) {
+      return {
+        title: "Re-open the discard vote?",
+        text: `${atRisk.join(" ")} A table's answers are cleared only if its discard comes out different when the vote closes; its phones are told why.`,
+        ok: "Re-open the vote",
+      };
+    }
+  }
+  if (to < from) {
+    return { title: `Go back to ${name}?`, text: `Every phone goes back to ${name}. Answers saved so far are kept.`, ok: `Go back to ${name}` };
+  }
+  if (to > from + 1) {
+    const skipped = steps.slice(from + 1, to).map((s) => stepName(s, deck)).join(", ");
+    return { title: `Skip ahead to ${name}?`, text: `Every phone moves to ${name}, skipping ${skipped}.`, ok: `Skip to ${name}` };
+  }
+  return null;
+}
+
 // -- actions (one delegated listener) ----------------------------------------------------------
 document.addEventListener("click", async (e) => {
   const button = e.target.closest("[data-action]");
   if (!button || button.disabled) return;
   const { action } = button.dataset;
   if (action === "open") {
+    const warning = stepWarning(button.dataset.step);
+    if (warning && !(await confirmAction(warning.title, warning.text, warning.ok))) return;
     await control("open_step", { step: button.dataset.step });
   } else if (action === "close") {
     await control("close_step");
@@ -226,7 +266,8 @@ function renderPreview() {
         `${plural(g.rankings || 0, "ranking", "rankings")} · W ${w === null ? "–" : fmt(w, 2)} (${agreementWords(w).toLowerCase()})`,
         g.group_discard ? ` · discarded ${g.group_discard}` : ""),
       g.consensus_order && g.consensus_order.length
-        ? h("ol", {}, g.consensus_order.map((n) => h("li", {}, `${n}. ${short(texts.get(n) || "", 70)}`)))
+        // one number per row, the position; the statement's number muted after the text
+        ? h("ol", {}, g.consensus_order.map((n) => h("li", {}, short(texts.get(n) || "", 70), " ", h("span", { class: "ref" }, `#${n}`))))
         : h("p", { class: "muted" }, "No complete ranking yet."));
   }));
 }

@@ -26,6 +26,13 @@ $("#join-form").addEventListener("submit", (e) => {
   else $("#join-code").focus();
 });
 
+// Names given: the count follows them where the trainer can see it (a count changed afterwards
+// that disagrees with the names is refused by the server, with both numbers).
+$("#group-names").addEventListener("input", () => {
+  const names = $("#group-names").value.split("\n").filter((n) => n.trim());
+  if (names.length) $("#group-count").value = String(names.length);
+});
+
 const form = $("#create-form");
 const errorBox = $("#create-error");
 form.addEventListener("submit", async (e) => {
@@ -43,9 +50,11 @@ form.addEventListener("submit", async (e) => {
     body.top = Number($("#top").value);
     if (!body.statements.trim()) return fail("Paste your statements, one per line.");
   }
+  // Both go to the server, which refuses a count that disagrees with the names.
   const names = $("#group-names").value.split("\n").map((n) => n.trim()).filter(Boolean);
   if (names.length) body.groups = names;
-  else body.group_count = Number($("#group-count").value) || 1;
+  body.group_count = Number($("#group-count").value) || 1;
+  body.shuffle = $("#shuffle").checked;
 
   const button = $("#create-button");
   button.disabled = true;

@@ -6,7 +6,7 @@
 // while the room discusses it, never a timer.
 import { $, h, morph, setText } from "./dom.js";
 import { connect, request } from "./connection.js";
-import { agreementWords, fmt, plural, stepName } from "./words.js";
+import { agreementWords, fmt, instructionLines, plural, stepName } from "./words.js";
 
 const body = document.body;
 const key = body.dataset.key;
@@ -78,6 +78,15 @@ function render() {
   }
   morph(main, [view === "lobby" ? lobby() : progress()]);
   fitText();
+  showInstructionsIfWhole();
+}
+
+/** The lobby's instructions show only where they fit whole (never cut mid-list). */
+function showInstructionsIfWhole() {
+  const section = main.querySelector(".lobby-instructions");
+  if (!section) return;
+  section.hidden = false;
+  section.hidden = section.scrollHeight > section.clientHeight + 1;
 }
 
 // -- lobby -----------------------------------------------------------------------------------
@@ -101,7 +110,17 @@ function lobby() {
       } }, snap.groups.map((g) => h("li", { dataset: { key: `g-${g.id}` } },
         h("span", { class: "gname" }, g.name),
         h("span", { class: "names" }, nameList((g.names || []).slice(-12))),
-        h("span", { class: "count" }, String(g.joined)))))));
+        h("span", { class: "count" }, String(g.joined))))),
+      lobbyInstructions()));
+}
+
+/** The deck's instructions (the handout's list), with up to 4 tables (then there is room). */
+function lobbyInstructions() {
+  const lines = instructionLines(snap.deck.instructions);
+  if (!lines.length || snap.groups.length > 4) return null;
+  return h("section", { class: "lobby-instructions", dataset: { key: "instructions" } },
+    h("h2", {}, "What you will do"),
+    h("ul", {}, lines.map((line) => h("li", {}, line))));
 }
 
 /** Names as text, each isolated (<bdi>) so a right-to-left name cannot reorder its neighbours. */

@@ -50,3 +50,11 @@ export function plural(n, one, many) {
 export function fmt(x, digits = 1) {
   return x === null || x === undefined ? "–" : Number(x).toFixed(digits);
 }
+
+/** The steps at which a participant hands in an answer (facilitator.workshop.INPUT_STEPS). */
+export const INPUT_STEPS = Object.freeze(["discard", "rank", "top"]);
+
+/** A deck's instructions as lines, bullets ("•", "-", "*") dropped: the handout's list. */
+export function instructionLines(text) {
+  return String(text || "").split("\n").map((line) => line.replace(/^\s*[•*\-–]\s*/, "").trim()).filter(Boolean);
+}

@@ -1,0 +1,75 @@
+"""Static files: fingerprinted URLs cached for a year, compressed, old plain URLs still served."""
+
+from __future__ import annotations
+
+import gzip
+import re
+
+import brotli
+
+from facilitator import assets
+from facilitator.app import ROOT
+
+STATIC = ROOT / "static"
+
+
+def page_assets(client, path="/j"):
+    html = client.get(path).get_data(as_text=True)
+    return re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+
+
+def test_pages_link_static_files_under_the_fingerprint_of_the_static_folder(client):
+    urls = page_assets(client)
+    prefix = f"/static/{assets.fingerprint(STATIC)}/"
+    assert urls and all(u.startswith(prefix) for u in urls)
+    assert f"{prefix}js/phone.js" in urls
+
+
+def test_the_fingerprint_changes_when_any_file_changes(tmp_path):
+    (tmp_path / "js").mkdir()
+    (tmp_path / "js" / "a.js").write_text("export const a = 1;")
+    before = assets.fingerprint(tmp_path)
+    (tmp_path / "js" / "a.js").write_text("export const a = 2;")
+    assert assets.fingerprint(tmp_path) != before
+    (tmp_path / "js" / "a.js").write_text("export const a = 1;")
+    assert assets.fingerprint(tmp_path) == before
+    (tmp_path / "js" / "b.js").write_text("")
+    assert assets.fingerprint(tmp_path) != before
+
+
+def test_a_fingerprinted_file_is_immutable_for_a_year_and_compressed(client):
+    url = next(u for u in page_assets(client) if u.endswith("phone.js"))
+    raw = (STATIC / "js" / "phone.js").read_bytes()
+    for encoding, decode in (("gzip", gzip.decompress), ("br", brotli.decompress)):
+        r = client.get(url, headers={"Accept-Encoding": encoding})
+        assert r.status_code == 200
+        assert r.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert r.headers["Content-Encoding"] == encoding
+        assert r.mimetype == "text/javascript"
+        assert "Accept-Encoding" in r.headers["Vary"]
+        body = r.get_data()
+        assert len(body) < len(raw) / 2
+        assert decode(body) == raw
+    plain = client.get(url)  # a client that takes no compression gets the file as it is
+    assert "Content-Encoding" not in plain.headers and plain.get_data() == raw
+
+
+def test_modules_import_each_other_by_relative_path_so_imports_keep_the_fingerprint():
+    for path in (STATIC / "js").rglob("*.js"):
+        for target in re.findall(r'^import[^"]*"([^"]+)"', path.read_text(), re.M):
+            assert target.startswith("."), f"{path.name} imports {target} by absolute path"
+
+
+def test_the_plain_url_still_serves_the_file_but_revalidates(client):
+    r = client.get("/static/js/phone.js")
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-cache"
+    again = client.get("/static/js/phone.js", headers={"If-None-Match": r.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_nothing_outside_the_static_folder_is_served(client):
+    prefix = f"/static/{assets.fingerprint(STATIC)}"
+    for path in ("/../facilitator/app.py", "/%2e%2e/facilitator/app.py", "/js/nope.js",
+                 "/../../etc/passwd"):
+        assert client.get(prefix + path).status_code == 404
+        assert client.get("/static" + path).status_code == 404
