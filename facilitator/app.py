@@ -13,8 +13,9 @@ from flask_socketio import SocketIO
 
 from facilitator import assets, events, views
 from facilitator.events import Guard
+from facilitator.group_commit import GroupCommit
 from facilitator.live import Broadcaster
-from facilitator.store import GroupCommit, Store
+from facilitator.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 

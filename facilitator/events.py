@@ -18,7 +18,8 @@ from flask import current_app, request
 from flask_socketio import SocketIO, join_room
 
 from facilitator import live, workshop
-from facilitator.store import GroupCommit, Store
+from facilitator.group_commit import GroupCommit
+from facilitator.store import Store
 from facilitator.workshop import Session, WorkshopError
 
 log = logging.getLogger(__name__)

@@ -122,8 +122,8 @@ def participant_state(session: Session, participant: Participant,
 def table_similarities(store: Store, session: Session, number: int) -> dict[str, Any]:
     """One table's agreed and split statements and where it stands apart from the room (the
     consensus core's figures, as the projector shows them)."""
-    result = store.group_result(session, number)
-    room = store.room_result(session)
+    result = store.results.group(session, number)
+    room = store.results.room(session)
     index = list(session.groups).index(number)
     tables = room.tables
     apart = [d.to_dict() for d in tables.distinctive if d.table == index] if tables else []
@@ -151,12 +151,12 @@ def results_view(store: Store, session: Session) -> dict[str, Any]:
     """Per-group results and the whole room, computed by the consensus core."""
     groups = []
     for number, group in session.groups.items():
-        data = store.group_result(session, number).to_dict()
+        data = store.results.group(session, number).to_dict()
         data["group"] = number
         data["name"] = group.name
         groups.append(data)
     # the room's "tables" comparison names tables by their index in ``groups``
-    return {"groups": groups, "room": store.room_result(session).to_dict()}
+    return {"groups": groups, "room": store.results.room(session).to_dict()}
 
 
 def snapshot(store: Store, session: Session, audience: str, base_url: str = "") -> dict[str, Any]:

@@ -215,7 +215,7 @@ def csv_response(data: bytes, filename: str) -> Response:
 def export_bytes(sessions: list[Session], kind: str) -> bytes:
     """responses/summary/groups CSV for one or more sessions run with the same deck."""
     deck = sessions[0].deck
-    rows = [row for s in sessions for row in store().responses(s)]
+    rows = [row for s in sessions for row in export.session_rows(s)]
     if kind == "responses":
         return export.responses_csv(rows, deck, extra_columns=("name",))
     summary_rows, group_rows = export.summarise(rows, deck)

@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from failing_db import FailingCommit  # noqa: E402
 
 from facilitator.decks import load_decks  # noqa: E402
-from facilitator.store import GroupCommit, Store  # noqa: E402
+from facilitator.group_commit import GroupCommit  # noqa: E402
+from facilitator.store import Store  # noqa: E402
 from facilitator.workshop import WorkshopError  # noqa: E402
 
 PHONES = 60

@@ -17,7 +17,8 @@ import pytest
 from failing_db import FailingCommit
 
 from facilitator.decks import load_decks
-from facilitator.store import GroupCommit, Store
+from facilitator.group_commit import GroupCommit
+from facilitator.store import Store
 from facilitator.workshop import WorkshopError
 
 
