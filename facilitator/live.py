@@ -62,7 +62,7 @@ def projector_view(session: Session) -> dict[str, Any]:
 
 
 def console_room(session: Session) -> str:
-    """Socket.IO room of a session's facilitator consoles."""
+    """Socket.IO room of a session's consoles."""
     return f"f:{session.id}"
 
 
@@ -160,9 +160,9 @@ def results_view(store: Store, session: Session) -> dict[str, Any]:
 
 
 def snapshot(store: Store, session: Session, audience: str, base_url: str = "") -> dict[str, Any]:
-    """The full picture for the ``facilitator`` console or the ``projector`` (results for the
+    """The full picture for the ``console`` or the ``projector`` (results for the
     projector only while revealed; they are computed only then)."""
-    console = audience == "facilitator"
+    console = audience == "console"
     groups = []
     members_by_group: dict[int, list[Participant]] = {n: [] for n in session.groups}
     for p in session.participants.values():
@@ -204,7 +204,7 @@ def snapshot(store: Store, session: Session, audience: str, base_url: str = "") 
     }
 
 
-AUDIENCES = ("projector", "facilitator")
+AUDIENCES = ("projector", "console")
 
 
 class _Channel:
@@ -239,7 +239,7 @@ class Broadcaster:
         console = max(interval, 0.5) if console_interval is None else console_interval
         # per audience: (interval, min_gap, quiet), seconds
         self.schedules = {"projector": (interval, min(interval, 0.05), 0.005),
-                          "facilitator": (console, console / 2, 0.03)}
+                          "console": (console, console / 2, 0.03)}
         self._channels: dict[tuple[int, str], _Channel] = {}
 
     def touch(self, session: Session) -> None:

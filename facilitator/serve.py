@@ -116,6 +116,7 @@ def main(argv: list[str]) -> int:
     import eventlet.wsgi
 
     from facilitator.app import create_app
+    from facilitator.services import services
 
     args = parse_args(argv)
     raise_file_limit()
@@ -138,7 +139,7 @@ def main(argv: list[str]) -> int:
     gc.set_threshold(20_000, 20, 20)
     listener = eventlet.listen((args.host, args.port), backlog=BACKLOG)
 
-    store = app.extensions["facilitator.store"]
+    store = services(app).store
     print("facilitator is running.", flush=True)
     print(f"  Trainer, open:        http://127.0.0.1:{args.port}/  (create a workshop)",
           flush=True)

@@ -104,7 +104,7 @@ class Store:
         self._lock = threading.RLock()
         self.sessions: dict[int, Session] = {}
         self._by_code: dict[str, Session] = {}
-        self._by_facilitator: dict[str, Session] = {}
+        self._by_console: dict[str, Session] = {}
         self._by_projector: dict[str, Session] = {}
         self._by_participant: dict[str, tuple[Session, Participant]] = {}
         self.results = ResultCache()
@@ -198,7 +198,7 @@ class Store:
         self.staging.fail(RuntimeError("the store was reloaded after a failed write"))
         self.sessions.clear()
         self._by_code.clear()
-        self._by_facilitator.clear()
+        self._by_console.clear()
         self._by_projector.clear()
         self._by_participant.clear()
         self.results.clear()
@@ -213,7 +213,7 @@ class Store:
     def _index(self, session: Session) -> None:
         self.sessions[session.id] = session
         self._by_code[session.code] = session
-        self._by_facilitator[session.facilitator_token] = session
+        self._by_console[session.console_token] = session
         self._by_projector[session.projector_key] = session
         for p in session.participants.values():
             if not p.removed:
@@ -222,7 +222,7 @@ class Store:
     def _unindex(self, session: Session) -> None:
         self.sessions.pop(session.id, None)
         self._by_code.pop(session.code, None)
-        self._by_facilitator.pop(session.facilitator_token, None)
+        self._by_console.pop(session.console_token, None)
         self._by_projector.pop(session.projector_key, None)
         for p in session.participants.values():
             self._by_participant.pop(p.token, None)
@@ -236,7 +236,7 @@ class Store:
         ):
             session = Session(
                 id=row[0], code=row[1], title=row[2], deck=deck_from_json(row[3]),
-                facilitator_token=row[4], projector_key=row[5], created_at=row[6], step=row[7],
+                console_token=row[4], projector_key=row[5], created_at=row[6], step=row[7],
                 open=bool(row[8]), revealed=bool(row[9]), closed=bool(row[10]), version=row[11],
                 shuffle=bool(row[12]),
             )
@@ -284,9 +284,9 @@ class Store:
         """The session with this join code (open or closed), or None."""
         return self._by_code.get(code) if code else None
 
-    def by_facilitator(self, token: object) -> Session | None:
-        """The session whose facilitator token this is, or None."""
-        return self._by_facilitator.get(token) if isinstance(token, str) else None
+    def by_console(self, token: object) -> Session | None:
+        """The session whose console token this is, or None."""
+        return self._by_console.get(token) if isinstance(token, str) else None
 
     def by_projector(self, key: object) -> Session | None:
         """The session whose projector key this is, or None."""

@@ -55,7 +55,7 @@ class WorkshopError(Exception):
 
 
 def new_token() -> str:
-    """A 192-bit URL-safe secret (participant and facilitator tokens)."""
+    """A 192-bit URL-safe secret (participant and console tokens)."""
     return secrets.token_urlsafe(24)
 
 
@@ -155,7 +155,7 @@ class Session:
     code: str
     title: str
     deck: Deck
-    facilitator_token: str
+    console_token: str
     projector_key: str
     created_at: str
     step: str = "lobby"

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from facilitator import create_app
+from facilitator.services import services
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +32,7 @@ def app(tmp_path):
         "ORGANISER_SECRET": "organiser-secret",
     })
     yield app
-    app.extensions["facilitator.store"].close()
+    services(app).store.close()
 
 
 @pytest.fixture
@@ -43,13 +44,13 @@ def client(app):
 @pytest.fixture
 def socketio(app):
     """The app's Flask-SocketIO server."""
-    return app.extensions["facilitator.socketio"]
+    return services(app).socketio
 
 
 @pytest.fixture
 def store(app):
     """The app's store."""
-    return app.extensions["facilitator.store"]
+    return services(app).store
 
 
 def free_port() -> int:

@@ -11,6 +11,7 @@ from failing_db import FailingCommit
 
 from facilitator import create_app
 from facilitator.consensus import aggregate_group
+from facilitator.services import services
 
 TASK = list(range(1, 11))
 
@@ -465,7 +466,7 @@ def test_exports_follow_the_csv_contract(room):
 def test_everything_survives_a_restart_on_the_same_database(tmp_path):
     config = {"TESTING": True, "DATABASE": str(tmp_path / "db.sqlite3"), "SNAPSHOT_INTERVAL": 0}
     app = create_app(config)
-    socketio = app.extensions["facilitator.socketio"]
+    socketio = services(app).socketio
     room = Room(app, socketio)
     room.join("a", 1)
     room.join("b", 1)
@@ -474,15 +475,15 @@ def test_everything_survives_a_restart_on_the_same_database(tmp_path):
     room.control("settle", group=1, statement=5)
     room.control("open_step", step="rank")
     room.submit("a", "rank", [1, 2, 3, 4, 6, 7, 8, 9, 10])
-    before = app.extensions["facilitator.store"].dump()
-    app.extensions["facilitator.store"].close()
+    before = services(app).store.dump()
+    services(app).store.close()
 
     again = create_app(config)
-    store = again.extensions["facilitator.store"]
+    store = services(again).store
     assert store.dump() == before
     session = store.by_code(room.info["code"])
     assert (session.step, session.open, session.groups[1].discard) == ("rank", True, 5)
-    phone = again.extensions["facilitator.socketio"].test_client(again)
+    phone = services(again).socketio.test_client(again)
     ack = call(phone, "resume", token=room.phones["a"][1])
     assert ack["state"]["answers"]["rank"] == [1, 2, 3, 4, 6, 7, 8, 9, 10]
     assert call(phone, "submit", token=room.phones["a"][1], step="rank",
@@ -597,7 +598,7 @@ def test_after_a_reset_a_new_joiner_never_inherits_an_old_participants_pushes(ro
 def test_a_deleted_sessions_id_and_rooms_are_never_given_to_a_new_session(app, socketio, store):
     first = Room(app, socketio)
     session = store.by_code(first.info["code"])
-    app.extensions["facilitator.broadcaster"].forget(session)
+    services(app).broadcaster.forget(session)
     store.delete_session(session)
     first.console.get_received()
     second = Room(app, socketio)
@@ -627,14 +628,14 @@ def test_a_failed_commit_changes_nothing_and_is_not_reported_as_saved(room, stor
 def test_a_removed_participants_token_stays_dead_after_a_restart(tmp_path):
     config = {"TESTING": True, "DATABASE": str(tmp_path / "db.sqlite3"), "SNAPSHOT_INTERVAL": 0}
     app = create_app(config)
-    room = Room(app, app.extensions["facilitator.socketio"])
+    room = Room(app, services(app).socketio)
     room.join("a", 1)
     room.control("remove_participant", participant=1)
-    app.extensions["facilitator.store"].close()
+    services(app).store.close()
     again = create_app(config)
-    phone = again.extensions["facilitator.socketio"].test_client(again)
+    phone = services(again).socketio.test_client(again)
     assert call(phone, "resume", token=room.phones["a"][1])["error"]["code"] == "bad_token"
-    again.extensions["facilitator.store"].close()
+    services(again).store.close()
 
 
 def test_closing_the_discard_step_twice_keeps_the_trainers_settle(room):
@@ -666,3 +667,11 @@ def test_plain_http_to_the_socket_path_never_reaches_a_page(client):
         r = getattr(client, method)("/socket.io")
         assert r.status_code == 404 and "text/html" in r.content_type, method
         assert "Content-Security-Policy" in r.headers
+
+
+def test_every_protocol_event_is_one_handler_method_of_the_namespace():
+    from facilitator.events import WorkshopNamespace
+
+    methods = {name[3:] for name in vars(WorkshopNamespace) if name.startswith("on_")}
+    assert methods == WorkshopNamespace.EVENTS
+    assert all(getattr(WorkshopNamespace, f"on_{event}").__doc__ for event in methods)
