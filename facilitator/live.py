@@ -15,7 +15,7 @@ from typing import Any
 from facilitator.consensus import DISTINCTIVE_MIN
 from facilitator.start_order import start_order
 from facilitator.store import Store
-from facilitator.workshop import STEPS, Participant, Session, WorkshopError
+from facilitator.workshop import INPUT_STEPS, STEPS, Participant, Session, WorkshopError
 
 PROJECTOR_NAMES = 40
 # What the projector can show while results are revealed: the step's own view ("step"), the room
@@ -144,7 +144,7 @@ def table_similarities(store: Store, session: Session, number: int) -> dict[str,
 
 def answers_view(participant: Participant) -> dict[str, Any]:
     """A participant's saved answers, one key per input step."""
-    return {step: participant.answers.get(step) for step in ("discard", "rank", "top")}
+    return {step: participant.answers.get(step) for step in INPUT_STEPS}
 
 
 def results_view(store: Store, session: Session) -> dict[str, Any]:
@@ -171,7 +171,7 @@ def snapshot(store: Store, session: Session, audience: str, base_url: str = "") 
     for number, group in session.groups.items():
         members = members_by_group[number]
         answered = {step: sum(1 for p in members if step in p.answers)
-                    for step in ("discard", "rank", "top")}
+                    for step in INPUT_STEPS}
         entry: dict[str, Any] = {
             "id": number,
             "name": group.name,
@@ -183,7 +183,7 @@ def snapshot(store: Store, session: Session, audience: str, base_url: str = "") 
         if console:
             entry["participants"] = [
                 {"id": p.number, "name": p.name,
-                 "answered": {s: s in p.answers for s in ("discard", "rank", "top")}}
+                 "answered": {s: s in p.answers for s in INPUT_STEPS}}
                 for p in members
             ]
         else:

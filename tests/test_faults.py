@@ -9,137 +9,37 @@ in batches of 50; every wait is bounded.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import csv
 import io
-import sqlite3
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 import socketio
-
-
-def run_async(coro):
-    """asyncio.run in a thread of its own: Playwright's sync API (browser tests in the same
-    pytest process) leaves an event loop marked running in the main thread."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+from driver import (
+    BATCH,
+    Console,
+    Phone,
+    acall,
+    close,
+    close_all,
+    connect,
+    in_batches,
+    join_all,
+    resume_all,
+    room_with_phones,
+    run_async,
+    table,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.faults, pytest.mark.server]
 
-BATCH = 50
 STATEMENTS = list(range(1, 11))
-
-
-# -- phones ----------------------------------------------------------------------------------
-@dataclass
-class Phone:
-    """One participant: the socket it has now, its token, and what it was told."""
-
-    number: int
-    group: int
-    client: Any = None
-    token: str = ""
-    pid: int = 0  # the participant id the server gave it (join order)
-    states: list = field(default_factory=list)
-
-
-async def connect(url: str, phone: Phone | None = None):
-    """A websocket client (no Origin header: aiohttp sends none) that records pushed states."""
-    client = socketio.AsyncClient(reconnection=False)
-    if phone is not None:
-        client.on("state", lambda data: phone.states.append(data))
-    await client.connect(url, transports=["websocket"], wait_timeout=10)
-    return client
-
-
-async def close(client) -> None:
-    """Disconnect if still connected, and always release the HTTP session."""
-    try:
-        if client.connected:
-            await asyncio.wait_for(client.disconnect(), 5)
-    except Exception:  # a dead server or socket is expected here
-        pass
-    http = getattr(client.eio, "http", None)
-    if http is not None and not http.closed:
-        await http.close()
-
-
-async def close_all(clients) -> None:
-    """Close every client, then give the server a moment to finish their disconnects before
-    the fixture stops it (a SIGINT landing inside a disconnect handler delays the stop)."""
-    for client in clients:
-        await close(client)
-    await asyncio.sleep(0.2)
-
-
-async def call(client, event: str, timeout: float = 10, **data) -> dict:
-    return await client.call(event, data, timeout=timeout)
-
-
-async def in_batches(items, coroutine, size: int = BATCH) -> list:
-    """``coroutine(item)`` for every item, ``size`` at a time."""
-    results = []
-    for start in range(0, len(items), size):
-        results += await asyncio.gather(*(coroutine(x) for x in items[start:start + size]))
-    return results
-
-
-async def join_all(url: str, code: str, phones: list[Phone]) -> None:
-    async def join(phone: Phone) -> None:
-        phone.client = await connect(url, phone)
-        ack = await call(phone.client, "join", code=code, name=f"Phone {phone.number}",
-                         group=phone.group)
-        assert ack["ok"], ack
-        phone.token = ack["token"]
-        phone.pid = ack["state"]["participant"]["id"]
-
-    await in_batches(phones, join)
-
-
-async def resume_all(url: str, phones: list[Phone]) -> dict[int, dict]:
-    """Every phone reconnects on a new socket with its token; returns the states it got back."""
-    async def resume(phone: Phone) -> tuple[int, dict]:
-        phone.client = await connect(url, phone)
-        ack = await call(phone.client, "resume", token=phone.token)
-        assert ack["ok"], ack
-        return phone.number, ack["state"]
-
-    return dict(await in_batches(phones, resume))
-
-
-class Console:
-    """The trainer's console socket."""
-
-    def __init__(self, client, token: str):
-        self.client, self.token = client, token
-
-    @classmethod
-    async def open(cls, url: str, token: str) -> Console:
-        console = cls(await connect(url), token)
-        await console.control("facilitate")
-        return console
-
-    async def control(self, event: str, **data) -> dict:
-        ack = await call(self.client, event, token=self.token, **data)
-        assert ack["ok"], ack
-        return ack["snapshot"]
 
 
 def exports(server, token: str) -> dict[str, bytes]:
     return {kind: server.get(f"/facilitator/{token}/export/{kind}.csv")
             for kind in ("responses", "summary", "groups")}
-
-
-def table(db_path, sql: str) -> list[tuple]:
-    """Rows straight from the server's SQLite file (WAL: readers do not disturb it)."""
-    db = sqlite3.connect(db_path)
-    try:
-        return db.execute(sql).fetchall()
-    finally:
-        db.close()
 
 
 def responses_by_participant(data: bytes) -> dict[str, dict[str, str]]:
@@ -187,7 +87,7 @@ def test_a_crash_mid_session_loses_no_acknowledged_answer_and_the_phones_carry_o
         return group_discard(phone.group)
 
     async def submit(phone: Phone, step: str, answer, sid: str, timeout: float = 10) -> dict:
-        return await call(phone.client, "submit", timeout=timeout, token=phone.token, step=step,
+        return await acall(phone.client, "submit", timeout=timeout, token=phone.token, step=step,
                           answer=answer, id=sid)
 
     async def before_the_crash() -> tuple[dict, dict[int, dict]]:
@@ -336,7 +236,7 @@ def test_two_hundred_phones_dropping_at_once_all_resync_within_five_seconds(live
         await join_all(live_server.url, info["code"], phones)
 
         async def first_vote(phone: Phone) -> None:
-            ack = await call(phone.client, "submit", token=phone.token, step="discard",
+            ack = await acall(phone.client, "submit", token=phone.token, step="discard",
                              answer=vote(phone), id=f"d-{phone.number}")
             assert ack["ok"] and not ack["duplicate"]
 
@@ -348,14 +248,14 @@ def test_two_hundred_phones_dropping_at_once_all_resync_within_five_seconds(live
 
         async def come_back(phone: Phone) -> float:
             phone.client = await connect(live_server.url, phone)
-            ack = await call(phone.client, "resume", token=phone.token)
+            ack = await acall(phone.client, "resume", token=phone.token)
             assert ack["ok"], ack
             state = ack["state"]
             assert (state["session"]["step"], state["session"]["open"]) == ("discard", True)
             assert state["answers"] == {"discard": vote(phone), "rank": None, "top": None}
             assert state["participant"]["group"]["id"] == phone.group
             synced = time.monotonic()
-            again = await call(phone.client, "submit", token=phone.token, step="discard",
+            again = await acall(phone.client, "submit", token=phone.token, step="discard",
                                answer=vote(phone), id=f"d-{phone.number}")
             assert again["ok"] and again["duplicate"] is True
             return synced
@@ -389,24 +289,6 @@ def test_two_hundred_phones_dropping_at_once_all_resync_within_five_seconds(live
 
 
 # -- payload size, unparseable packets, floods, origin ---------------------------------------
-async def room_with_phones(server, count: int) -> tuple[dict, Console, list[Phone]]:
-    info = server.create_session(groups=["Table 1", "Table 2"])
-    console = await Console.open(server.url, info["facilitator_token"])
-    await console.control("open_step", step="discard")
-    phones = [Phone(i, 1 + i % 2) for i in range(count)]
-    await join_all(server.url, info["code"], phones)
-    return info, console, phones
-
-
-async def wait_until(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.05)
-    return predicate()
-
-
 def test_an_event_over_the_size_limit_drops_only_that_phones_socket(live_server):
     """MAX_PAYLOAD is 16 KB: the transport closes the sender's socket before any handler runs;
     the store is unchanged and the other phones carry on. The sender can come back."""
@@ -417,19 +299,19 @@ def test_an_event_over_the_size_limit_drops_only_that_phones_socket(live_server)
         before = table(live_server.db_path, "SELECT * FROM answers")
         answer = [1] * 10_000  # about 20 KB of JSON
         with pytest.raises(socketio.exceptions.TimeoutError):
-            await call(big.client, "submit", timeout=3, token=big.token, step="discard",
+            await acall(big.client, "submit", timeout=3, token=big.token, step="discard",
                        answer=answer, id="huge")
         assert await wait_until(lambda: not big.client.connected)
         assert table(live_server.db_path, "SELECT * FROM answers") == before
         for phone in others:
             assert phone.client.connected
-            ack = await call(phone.client, "submit", token=phone.token, step="discard",
+            ack = await acall(phone.client, "submit", token=phone.token, step="discard",
                              answer=4, id="small")
             assert ack["ok"]
         await close(big.client)
         big.client = await connect(live_server.url, big)
-        assert (await call(big.client, "resume", token=big.token))["ok"]
-        assert (await call(big.client, "submit", token=big.token, step="discard", answer=4,
+        assert (await acall(big.client, "resume", token=big.token))["ok"]
+        assert (await acall(big.client, "submit", token=big.token, step="discard", answer=4,
                            id="normal"))["ok"]
         await close_all([console.client, *(p.client for p in phones)])
 
@@ -454,9 +336,9 @@ def test_packets_the_server_cannot_parse_are_dropped_and_the_server_keeps_servin
         ]
         for packet in packets:
             await sender.client.eio.send(packet)
-        ack = await call(sender.client, "resume", token=sender.token)
+        ack = await acall(sender.client, "resume", token=sender.token)
         assert ack["ok"] and sender.client.connected
-        assert (await call(other.client, "submit", token=other.token, step="discard", answer=2,
+        assert (await acall(other.client, "submit", token=other.token, step="discard", answer=2,
                            id="fine"))["ok"]
         assert table(live_server.db_path, "SELECT * FROM participants") == before
         await close_all([console.client, *(p.client for p in phones)])
@@ -477,7 +359,7 @@ def test_a_hundred_events_a_second_from_one_socket_are_throttled_without_slowing
             calls, start = [], time.monotonic()
             for _ in range(100):
                 calls.append(asyncio.create_task(
-                    call(flooder.client, "resume", token=flooder.token)))
+                    acall(flooder.client, "resume", token=flooder.token)))
                 await asyncio.sleep(0.01)
             acks = await asyncio.gather(*calls)
             return [a.get("error", {}).get("code", "ok") for a in acks], time.monotonic() - start
@@ -486,7 +368,7 @@ def test_a_hundred_events_a_second_from_one_socket_are_throttled_without_slowing
             latencies = []
             for k in range(10):
                 sent = time.monotonic()
-                ack = await call(neighbour.client, "submit", token=neighbour.token,
+                ack = await acall(neighbour.client, "submit", token=neighbour.token,
                                  step="discard", answer=1 + k, id=f"n-{k}")
                 assert ack["ok"], ack
                 latencies.append(time.monotonic() - sent)
@@ -522,7 +404,7 @@ def test_a_socket_opened_without_origin_still_needs_valid_tokens(live_server):
         }
         before = table(live_server.db_path, "SELECT * FROM sessions")
         for event, data in refused.items():
-            ack = await call(stranger, event, **data)
+            ack = await acall(stranger, event, **data)
             assert ack["ok"] is False and ack["error"]["code"] in (
                 "bad_token", "forbidden", "unknown_code"), (event, ack)
         assert table(live_server.db_path, "SELECT * FROM sessions") == before
@@ -562,7 +444,7 @@ def test_a_phone_sending_garbage_cannot_flood_the_servers_log(live_server):
         sender = phones[0]
         for _ in range(60):
             await sender.client.eio.send('21["resume",' + "[" * 3000 + "]" * 3000 + "]")
-        ack = await call(sender.client, "resume", token=sender.token)
+        ack = await acall(sender.client, "resume", token=sender.token)
         assert ack["ok"]
         await close_all([console.client, sender.client])
 

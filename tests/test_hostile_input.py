@@ -17,6 +17,7 @@ import unicodedata
 from types import SimpleNamespace
 
 import pytest
+from driver import call, create
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -47,11 +48,6 @@ GROUP1_REMAINING = [1, 2, 4, 5, 6, 7, 8, 9, 10]  # group 1 discarded statement 3
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def call(sock, event, *args):
-    """Emit with an ack and return the ack."""
-    return sock.emit(event, *args, callback=True)
-
-
 def assert_refused(ack) -> None:
     """The protocol's one error shape, with a documented code and a message for a person."""
     assert isinstance(ack, dict) and set(ack) == {"ok", "error"}, ack
@@ -63,14 +59,6 @@ def assert_refused(ack) -> None:
     assert "Traceback" not in error["message"]
     if "rule" in error:
         assert error["code"] == "invalid_answer" and error["rule"] in ANSWER_RULES
-
-
-def create(http, **body) -> dict:
-    """POST /api/sessions and return the answer."""
-    body.setdefault("deck", "task-5-1")
-    r = http.post("/api/sessions", json=body)
-    assert r.status_code == 201, r.get_json()
-    return r.get_json()
 
 
 class World:

@@ -7,6 +7,7 @@ import csv
 import io
 
 import pytest
+from driver import Room, call, create, received
 from failing_db import FailingCommit
 
 from facilitator import create_app
@@ -14,64 +15,6 @@ from facilitator.consensus import aggregate_group
 from facilitator.services import services
 
 TASK = list(range(1, 11))
-
-
-def create(client, **body) -> dict:
-    """POST /api/sessions and return the answer."""
-    body.setdefault("deck", "task-5-1")
-    body.setdefault("groups", ["Table 1", "Table 2"])
-    r = client.post("/api/sessions", json=body)
-    assert r.status_code == 201, r.get_json()
-    return r.get_json()
-
-
-def call(sock, event, **data):
-    """Emit with an ack and return the ack."""
-    return sock.emit(event, data, callback=True)
-
-
-def events(sock, name):
-    """The payloads of every ``name`` event this client received since last asked."""
-    return [e["args"][0] for e in sock.get_received() if e["name"] == name]
-
-
-class Room:
-    """A session with its console, projector and phones, driven through the protocol."""
-
-    def __init__(self, app, socketio, **body):
-        self.app, self.socketio = app, socketio
-        self.http = app.test_client()
-        self.info = create(self.http, **body)
-        self.token = self.info["facilitator_token"]
-        self.console = socketio.test_client(app)
-        assert call(self.console, "facilitate", token=self.token)["ok"]
-        self.projector = socketio.test_client(app)
-        assert call(self.projector, "watch", projector=self.info["projector_key"])["ok"]
-        self.phones: dict[str, tuple] = {}
-
-    def join(self, who: str, group: int | None, name: str | None = None):
-        sock = self.socketio.test_client(self.app)
-        ack = call(sock, "join", code=self.info["code"], name=name or who, group=group)
-        assert ack["ok"], ack
-        self.phones[who] = (sock, ack["token"])
-        return ack
-
-    def control(self, event, **data):
-        ack = call(self.console, event, token=self.token, **data)
-        assert ack["ok"], ack
-        return ack["snapshot"]
-
-    def submit(self, who, step, answer, sid=None):
-        sock, token = self.phones[who]
-        sid = sid or f"{who}-{step}-{answer}"
-        return call(sock, "submit", token=token, step=step, answer=answer, id=sid)
-
-    def drain(self):
-        for sock, _ in self.phones.values():
-            if sock.is_connected():
-                sock.get_received()
-        self.console.get_received()
-        self.projector.get_received()
 
 
 @pytest.fixture
@@ -137,8 +80,8 @@ def test_a_wrong_join_code_is_refused(app, socketio, room):
 def test_the_console_sees_joins_and_the_projector_sees_names_not_ids(room):
     room.drain()
     room.join("ana", 1, name="Ana")
-    console = events(room.console, "snapshot")[-1]
-    projector = events(room.projector, "snapshot")[-1]
+    console = received(room.console, "snapshot")[-1]
+    projector = received(room.projector, "snapshot")[-1]
     assert console["groups"][0]["participants"][0]["name"] == "Ana"
     assert projector["groups"][0]["names"] == ["Ana"]
     assert "participants" not in projector["groups"][0]
@@ -178,7 +121,7 @@ def test_the_whole_flow_from_discard_to_results(room, store):
     room.control("close_step")
     room.drain()
     room.control("open_step", step="results")
-    projector = events(room.projector, "snapshot")[-1]
+    projector = received(room.projector, "snapshot")[-1]
     group1 = projector["results"]["groups"][0]
     expected = aggregate_group(TASK, discard_votes=[3, 3, 5], group_discard=3,
                                rankings=[ranks[w] for w in "abc"],
@@ -194,12 +137,12 @@ def test_results_stay_off_the_projector_until_revealed(room):
     play_discard(room, {"a": 2})
     room.drain()
     room.submit("a", "discard", 4, sid="change")
-    assert events(room.projector, "snapshot")[-1]["results"] is None
-    assert events(room.console, "snapshot")[-1]["results"] is not None
+    assert received(room.projector, "snapshot")[-1]["results"] is None
+    assert received(room.console, "snapshot")[-1]["results"] is not None
     room.control("reveal", revealed=True)
-    assert events(room.projector, "snapshot")[-1]["results"] is not None
+    assert received(room.projector, "snapshot")[-1]["results"] is not None
     room.control("reveal", revealed=False)
-    assert events(room.projector, "snapshot")[-1]["results"] is None
+    assert received(room.projector, "snapshot")[-1]["results"] is None
 
 
 def test_phones_get_their_state_on_step_changes_but_no_broadcast_per_submit(room):
@@ -209,8 +152,8 @@ def test_phones_get_their_state_on_step_changes_but_no_broadcast_per_submit(room
     room.control("open_step", step="discard")
     sock_a, _ = room.phones["a"]
     sock_b, _ = room.phones["b"]
-    assert events(sock_a, "state")[-1]["session"]["step"] == "discard"
-    assert events(sock_b, "state")
+    assert received(sock_a, "state")[-1]["session"]["step"] == "discard"
+    assert received(sock_b, "state")
     room.submit("a", "discard", 1)
     assert sock_b.get_received() == []
 
@@ -238,7 +181,7 @@ def test_a_tied_discard_waits_for_the_trainer_and_then_moves_on(room):
     bad = call(room.console, "settle", token=room.token, group=1, statement=7)
     assert bad["error"]["code"] == "not_found"
     room.control("settle", group=1, statement=5)
-    state = events(room.phones["a"][0], "state")[-1]
+    state = received(room.phones["a"][0], "state")[-1]
     assert state["group_discard"] == 5 and 5 not in state["remaining"]
     assert sock_c.get_received() == []  # the other group is not disturbed
     assert room.submit("a", "rank", [1, 2, 3, 4, 6, 7, 8, 9, 10])["ok"]
@@ -304,7 +247,7 @@ def test_reconnecting_with_the_token_restores_the_exact_state(app, socketio, roo
     assert state["group_discard"] == 3
     room.drain()
     room.control("open_step", step="top")
-    assert events(phone, "state")[-1]["session"]["step"] == "top"
+    assert received(phone, "state")[-1]["session"]["step"] == "top"
 
 
 def test_an_unknown_token_cannot_resume_or_submit(app, socketio, room):
@@ -363,7 +306,7 @@ def test_one_groups_phones_never_receive_another_groups_state(room):
     room.drain()
     room.control("open_step", step="rank")
     for who, discard in (("a", 2), ("b", 9)):
-        states = events(room.phones[who][0], "state")
+        states = received(room.phones[who][0], "state")
         assert {s["group_discard"] for s in states} == {discard}
         assert {s["participant"]["name"] for s in states} == {who}
 
@@ -376,7 +319,7 @@ def test_removing_a_participant_takes_their_answers_out(room, store):
     snap = room.control("remove_participant", participant=1)
     assert snap["groups"][0]["joined"] == 1
     assert snap["results"]["groups"][0]["discard"]["votes"]["2"] == 1
-    state = events(room.phones["a"][0], "state")[-1]
+    state = received(room.phones["a"][0], "state")[-1]
     assert state["participant"]["removed"] is True
     ack = room.submit("a", "discard", 3, sid="after")
     assert ack["error"]["code"] == "bad_token"
