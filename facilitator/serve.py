@@ -113,6 +113,7 @@ def main(argv: list[str]) -> int:
     import eventlet
 
     eventlet.monkey_patch()
+    import eventlet.tpool
     import eventlet.wsgi
 
     from facilitator.app import create_app
@@ -125,7 +126,9 @@ def main(argv: list[str]) -> int:
     if not public_url:
         host = lan_address() if args.host in ("0.0.0.0", "::", "") else args.host
         public_url = f"http://{host}:{args.port}"
-    config: dict = {"ASYNC_MODE": "eventlet", "PUBLIC_URL": public_url}
+    # SQLite commits run in tpool's real threads: a slow disk flush never stalls the loop
+    config: dict = {"ASYNC_MODE": "eventlet", "PUBLIC_URL": public_url,
+                    "BLOCKING_CALL": eventlet.tpool.execute}
     if args.db:
         config["DATABASE"] = args.db
     if args.snapshot_interval is not None:

@@ -1,6 +1,7 @@
 """Faults against the real server (a subprocess under eventlet, 127.0.0.1 only): a SIGKILL with
 100 phones mid-session, 200 phones dropping off the Wi-Fi at once, an oversized event, packets the
-server cannot parse, a flooding socket, and a socket opened without an Origin.
+server cannot parse, a flooding socket, a socket opened without an Origin, and a disk whose every
+commit stalls for 300 ms.
 
 Phones are python-socketio AsyncClients over websockets in one asyncio loop per test, connected
 in batches of 50; every wait is bounded.
@@ -10,14 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import io
+import math
+import statistics
+import sys
 import time
+from pathlib import Path
 
+import aiohttp
 import pytest
 import socketio
 from driver import (
     BATCH,
     Console,
+    LiveServer,
     Phone,
     acall,
     close,
@@ -451,3 +459,128 @@ def test_a_phone_sending_garbage_cannot_flood_the_servers_log(live_server):
     run_async(scenario())
     log = live_server.log_path.read_text(errors="replace")
     assert 1 <= log.count("Traceback") <= 10, log.count("Traceback")
+
+
+# -- a disk that stalls ----------------------------------------------------------------------
+STALL = 0.3
+STALLED_DISK_SERVER = Path(__file__).resolve().parent / "stalled_disk_server.py"
+
+
+def p99(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[math.ceil(0.99 * len(ordered)) - 1]
+
+
+async def probe(kind_calls, rounds: int, gap: float) -> dict[str, list[float]]:
+    """Time ``rounds`` calls of every kind, one kind after another, ``gap`` apart."""
+    latencies: dict[str, list[float]] = {kind: [] for kind in kind_calls}
+    for i in range(rounds):
+        for kind, calls in kind_calls.items():
+            start = time.perf_counter()
+            assert await calls[i % len(calls)]()
+            latencies[kind].append(time.perf_counter() - start)
+            await asyncio.sleep(gap)
+    return latencies
+
+
+async def stalled_disk_scenario(server: LiveServer, info: dict, rounds: int) -> dict:
+    """Ten phones submit without pause and the console reveals and hides, every commit
+    stalling 300 ms; meanwhile watches, resumes, join pages and /healthz are timed. The server
+    is killed while the phones are still submitting."""
+    url, code = server.url, info["code"]
+    console = await Console.open(url, info["facilitator_token"])
+    await console.control("open_step", step="discard")
+    phones = [Phone(i, 1 + i % 2) for i in range(11)]
+    await join_all(url, code, phones)
+    reader, *writers = phones
+    projectors = [await connect(url) for _ in range(4)]
+    readers = [reader.client, *[await connect(url) for _ in range(3)]]
+    acked: list[tuple[int, str]] = []
+    submit_latency: list[float] = []
+    running = True
+
+    async def keep_submitting(phone: Phone) -> None:
+        n = 0
+        while running:
+            n += 1
+            sid = f"{phone.number}-{n}"
+            start = time.perf_counter()
+            try:
+                ack = await acall(phone.client, "submit", timeout=5, token=phone.token,
+                                  step="discard", answer=1 + n % 10, id=sid)
+            except Exception:  # the server was killed under it
+                return
+            if not ack.get("ok"):
+                assert ack["error"]["code"] == "rate_limited", ack
+                await asyncio.sleep(0.2)
+                continue
+            acked.append((phone.pid, sid))
+            submit_latency.append(time.perf_counter() - start)
+
+    async def keep_toggling() -> None:
+        revealed = False
+        while running:
+            revealed = not revealed
+            try:
+                await acall(console.client, "reveal", timeout=5, token=console.token,
+                            revealed=revealed)
+            except Exception:
+                return
+            await asyncio.sleep(0.2)
+
+    async def watch(client) -> bool:
+        return (await acall(client, "watch", projector=info["projector_key"]))["ok"]
+
+    async def resume(client) -> bool:
+        return (await acall(client, "resume", token=reader.token))["ok"]
+
+    async with aiohttp.ClientSession() as http:
+        async def get(path: str) -> bool:
+            async with http.get(url + path) as r:
+                await r.read()
+                return r.status == 200
+
+        load = [asyncio.create_task(keep_submitting(p)) for p in writers]
+        load.append(asyncio.create_task(keep_toggling()))
+        await asyncio.sleep(1.0)  # the commits are queueing
+        latencies = await probe({
+            "watch": [functools.partial(watch, c) for c in projectors],
+            "resume": [functools.partial(resume, c) for c in readers],
+            "join page": [functools.partial(get, f"/j/{code}")],
+            "healthz": [functools.partial(get, "/healthz")],
+        }, rounds=rounds, gap=0.01)
+        server.kill()  # with submits in flight
+        running = False
+        await asyncio.gather(*load)
+    await close_all([console.client, *projectors, *readers, *(p.client for p in writers)])
+    return {"latencies": latencies, "acked": acked, "submit_latency": submit_latency}
+
+
+@pytest.mark.parametrize("mode", ["tpool", "in-place"])
+def test_a_disk_that_stalls_every_commit_holds_up_only_what_waits_for_that_commit(tmp_path,
+                                                                                   mode):
+    """Every COMMIT stalls 300 ms (a slow flush). With the commits in real threads (as the
+    launcher runs them), a projector's watch, a phone's resume, a join page and /healthz answer
+    with p99 under 50 ms while phones keep submitting; each submit still waits for its commit,
+    and everything acknowledged is on disk after a kill -9. The control runs the same commits
+    on the event loop: then the readers wait for the disk too."""
+    server = LiveServer(tmp_path / "stalled.sqlite3", tmp_path / "server.log",
+                        launcher=[sys.executable, str(STALLED_DISK_SERVER), str(STALL), mode])
+    server.start(timeout=30)
+    try:
+        info = server.create_session(groups=["Table 1", "Table 2"])
+        # the control's probes each wait for the disk: a few show it
+        outcome = run_async(stalled_disk_scenario(server, info, 100 if mode == "tpool" else 8))
+    finally:
+        server.kill()
+    figures = {kind: round(p99(samples) * 1000, 1)
+               for kind, samples in outcome["latencies"].items()}
+    print(f"{mode}: p99 ms {figures}; submits acked {len(outcome['acked'])}, median ack "
+          f"{statistics.median(outcome['submit_latency']) * 1000:.0f} ms")
+    assert statistics.median(outcome["submit_latency"]) >= STALL * 0.9  # each waited its commit
+    saved = set(table(server.db_path, "SELECT participant, submission_id FROM submissions"))
+    assert outcome["acked"] and set(outcome["acked"]) <= saved
+    if mode == "tpool":
+        assert all(ms < 50 for ms in figures.values()), figures
+    else:
+        assert all(ms > STALL * 1000 / 2 for ms in figures.values()), figures
