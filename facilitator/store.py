@@ -148,7 +148,9 @@ class Store:
         accepted before it are committed first, so the rule sees them (closing the discard
         step counts every vote that was accepted before it)."""
         with self._lock:
+            self._check_current(session)
             self.commit_staged()
+            self._check_current(session)  # that commit may have failed and rebuilt memory
             change = rule()
             self._write_statements(self._statements(change))
             for p in change.removed:
@@ -157,6 +159,12 @@ class Store:
                 self._by_participant[change.joined.token] = (session, change.joined)
             self.results.forget(session, change.stale_groups())
             return change
+
+    def _check_current(self, session: Session) -> None:
+        """Refuse objects looked up before a failed write rebuilt memory (a task may wait for
+        the lock while another's commit runs in a thread and fails)."""
+        if self.sessions.get(session.id) is not session:
+            raise WorkshopError("internal", "The server was restoring its state; try again.")
 
     @staticmethod
     def _statements(change: Change) -> Statements:

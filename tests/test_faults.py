@@ -438,7 +438,9 @@ def test_group_commit_under_eventlet_with_a_failing_disk_never_acks_what_it_lost
     assert len(results) == 2
     for r in results:
         assert r["acked"] > 1000 and r["refused"].get("internal", 0) > 0, r  # failures happened
-        assert set(r["refused"]) <= {"internal"}, r
+        # commits run in threads, so phones are served between the trainer's close and reopen
+        # (as between two console events) and may find the step closed
+        assert set(r["refused"]) <= {"internal", "step_closed"}, r
         assert r["missing"] == 0 and r["differ"] == 0, r
         assert r["commits"] < r["answers"], r  # grouped, not one commit per answer
 

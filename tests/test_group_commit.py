@@ -224,6 +224,14 @@ def test_objects_looked_up_before_a_failed_write_rebuilt_memory_are_refused(worl
     with pytest.raises(WorkshopError) as exc:  # a handler still holding the old objects
         store.stage_submit(session, phones[0], "discard", 3, "stale")
     assert exc.value.code == "internal" and store.staged_count() == 0
+    before = store.dump()
+    for rule, args in ((store.close_step, ()), (store.open_step, ("rank",)),
+                       (store.reveal, (True,)), (store.join, ("late", 1)),
+                       (store.remove_participant, (1,)), (store.reset, ())):
+        with pytest.raises(WorkshopError) as exc:  # a console event waiting for the lock
+            rule(session, *args)
+        assert exc.value.code == "internal"
+    assert store.dump() == before
     fresh_session, fresh_phone = store.by_participant(phones[0].token)
     assert store.submit(fresh_session, fresh_phone, "discard", 3, "stale") is False
 
