@@ -68,13 +68,20 @@ class Staging:
         self._ids[(record.session.id, record.participant.number, record.submission_id)] = record
 
     def take(self) -> list[StagedAnswer]:
-        """Every staged answer, in arrival order; the staging is empty afterwards."""
-        records, self._records, self._ids = self._records, [], {}
+        """Every staged answer, in arrival order, for a commit; they are still found (a resend
+        waits for them) until ``settle``."""
+        records, self._records = self._records, []
         return records
 
+    def settle(self, records: list[StagedAnswer]) -> None:
+        """Forget committed answers (memory now holds them)."""
+        for r in records:
+            self._ids.pop((r.session.id, r.participant.number, r.submission_id), None)
+
     def fail(self, error: BaseException) -> None:
-        """Drop every staged answer, each carrying ``error`` (its waiter tells the phone)."""
-        for record in self.take():
+        """Drop every answer, each staged one carrying ``error`` (its waiter tells the phone)."""
+        records, self._records, self._ids = self._records, [], {}
+        for record in records:
             record.error = error
 
 
@@ -97,7 +104,7 @@ class GroupCommit:
         self._start_task = start_task
         self._make_event = make_event
         self._lock = threading.Lock()
-        self._pending: Any = None  # the event of the writer that has not started yet
+        self._pending: Any = None  # the event of the writer that has not taken its answers yet
         self.max_group = max_group
         # transactions written, and answers in them (read by the tests and the bench)
         self.commits = 0
@@ -124,15 +131,20 @@ class GroupCommit:
             if not started or self.store.staged_count() >= self.max_group:
                 self._run(event)
             elif not event.wait(self.WAIT_LIMIT):
-                self._run(event)  # the writer is late (or gone): never wait on it for ever
+                with self._lock:
+                    late = self._pending is event  # its writer has not taken the answers
+                if late:
+                    self._run(event)  # the writer is late (or gone): never wait on it for ever
         record.result()
 
     def _run(self, event: Any) -> None:
-        try:
+        def taken() -> None:
             with self._lock:
                 if self._pending is event:
                     self._pending = None  # answers staged from now on go with the next writer
-            written = self.store.commit_staged()
+
+        try:
+            written = self.store.commit_staged(on_take=taken)
             if written:
                 self.commits += 1
                 self.answers += written

@@ -126,7 +126,8 @@ def main(argv: list[str]) -> int:
     if not public_url:
         host = lan_address() if args.host in ("0.0.0.0", "::", "") else args.host
         public_url = f"http://{host}:{args.port}"
-    # SQLite commits run in tpool's real threads: a slow disk flush never stalls the loop
+    # SQLite commits run in a tpool thread (one at a time): a slow disk flush never stalls the loop
+    eventlet.tpool.set_num_threads(1)
     config: dict = {"ASYNC_MODE": "eventlet", "PUBLIC_URL": public_url,
                     "BLOCKING_CALL": eventlet.tpool.execute}
     if args.db:

@@ -11,9 +11,10 @@ committed in groups (``GroupCommit``), and applied in memory only after their co
 never sees an unsaved answer as saved. A process killed at any moment restarts to exactly what
 was committed, which includes everything acknowledged.
 
-Every commit runs through one write path (``_write``), which can hand the SQLite work to a real
-OS thread (``blocking``: eventlet's ``tpool.execute`` in the launcher), so a slow disk flush
-holds up only the requests that wait for that commit, never the event loop.
+Every commit runs through one write path (``_write``), which can hand the COMMIT (the disk flush)
+to a real OS thread (``blocking``: eventlet's ``tpool.execute`` in the launcher), so a slow flush
+holds up only the requests that wait for that commit, never the event loop; answers go on being
+staged meanwhile.
 """
 
 from __future__ import annotations
@@ -101,6 +102,9 @@ class Store:
         if "shuffle" not in columns:  # a database from before the shuffled starting order
             self._db.execute("ALTER TABLE sessions ADD COLUMN shuffle INTEGER NOT NULL DEFAULT 1")
         self._blocking = blocking or _run_here
+        # _writing: one transaction at a time on the connection; _lock: memory and staging.
+        # Taken in that order when both are needed. Answers are staged while a commit runs.
+        self._writing = threading.RLock()
         self._lock = threading.RLock()
         self.sessions: dict[int, Session] = {}
         self._by_code: dict[str, Session] = {}
@@ -113,28 +117,27 @@ class Store:
 
     # -- the write path ---------------------------------------------------------------------
     def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work`` in one write transaction and commit it, away from the event loop. If
-        anything fails, COMMIT included, the database is rolled back and memory (which may hold
-        part of the change) is rebuilt from it, so the two never disagree and nothing unsaved
-        is ever reported as saved."""
-        with self._lock:
+        """Run ``work`` in one write transaction and commit it. The statements only fill
+        SQLite's page cache; the COMMIT, which flushes to the disk and may stall, runs through
+        ``blocking`` (away from the event loop). If anything fails, COMMIT included, the
+        database is rolled back and memory (which may hold part of the change) is rebuilt from
+        it, so the two never disagree and nothing unsaved is ever reported as saved."""
+        with self._writing:
+            db = self._db
             try:
-                return self._blocking(self._transact, self._db, work)
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(db)
+                    self._blocking(db.execute, "COMMIT")
+                except BaseException:
+                    with suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                    raise
             except BaseException:
-                self._reload()
+                with self._lock:
+                    self._reload()
                 raise
-
-    @staticmethod
-    def _transact(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            result = work(db)
-            db.execute("COMMIT")
             return result
-        except BaseException:
-            with suppress(sqlite3.Error):
-                db.execute("ROLLBACK")
-            raise
 
     def _write_statements(self, statements: Statements) -> None:
         def work(db: sqlite3.Connection) -> None:
@@ -147,7 +150,7 @@ class Store:
         """Apply one workshop rule to ``session`` and persist what it changed. The answers
         accepted before it are committed first, so the rule sees them (closing the discard
         step counts every vote that was accepted before it)."""
-        with self._lock:
+        with self._writing, self._lock:
             self._check_current(session)
             self.commit_staged()
             self._check_current(session)  # that commit may have failed and rebuilt memory
@@ -214,7 +217,7 @@ class Store:
 
     def close(self) -> None:
         """Close the database connection."""
-        with self._lock:
+        with self._writing, self._lock:
             self._db.close()
 
     # -- loading and indexes ----------------------------------------------------------------
@@ -278,7 +281,7 @@ class Store:
     # -- settings ---------------------------------------------------------------------------
     def setting(self, key: str) -> str | None:
         """A stored setting (e.g. the organiser secret)."""
-        with self._lock:
+        with self._writing:
             row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
@@ -309,7 +312,7 @@ class Store:
                        shuffle: bool = True) -> Session:
         """A new session in the lobby with its groups, fresh secrets and a unique join code;
         ``shuffle`` starts each participant's ranking in an order of their own."""
-        with self._lock:
+        with self._writing, self._lock:
             for _ in range(100):
                 code = workshop.new_join_code()
                 if code not in self._by_code:
@@ -363,7 +366,7 @@ class Store:
 
     def delete_session(self, session: Session) -> None:
         """Delete a session and everything in it (organiser page)."""
-        with self._lock:
+        with self._writing, self._lock:
             self.commit_staged()
             self._write_statements([(f"DELETE FROM {table} WHERE session_id = ?", [(session.id,)])
                                     for table in ("answers", "submissions", "participants",
@@ -418,37 +421,43 @@ class Store:
             self.staging.add(record)
             return record, False
 
-    def commit_staged(self) -> int:
+    def commit_staged(self, on_take: Callable[[], None] | None = None) -> int:
         """Commit every staged answer in one transaction, then apply them in memory in arrival
-        order and mark them done. Returns how many. If the write fails, each record carries
-        the error and nothing changes."""
-        with self._lock:
-            staged = self.staging.take()
-            if not staged:
-                return 0
-            saved_at = _now()
-            bumps = Counter(r.session.id for r in staged)
-            statements: Statements = [
-                ("INSERT INTO submissions (session_id, participant, submission_id)"
-                 " VALUES (?, ?, ?)",
-                 [(r.session.id, r.participant.number, r.submission_id) for r in staged]),
-                ("INSERT OR REPLACE INTO answers (session_id, participant, step, answer,"
-                 " submission_id, saved_at) VALUES (?, ?, ?, ?, ?, ?)",
-                 [(r.session.id, r.participant.number, r.step, json.dumps(r.value),
-                   r.submission_id, saved_at) for r in staged]),
-                ("UPDATE sessions SET version = version + ? WHERE id = ?",
-                 [(n, sid) for sid, n in bumps.items()]),
-            ]
+        order and mark them done. Returns how many. ``on_take`` is called as the answers are
+        taken for the commit; answers staged from then on wait for the next one. If the write
+        fails, each record carries the error and nothing changes."""
+        with self._writing:
+            with self._lock:
+                if on_take is not None:
+                    on_take()
+                staged = self.staging.take()
+                if not staged:
+                    return 0
+                saved_at = _now()
+                bumps = Counter(r.session.id for r in staged)
+                statements: Statements = [
+                    ("INSERT INTO submissions (session_id, participant, submission_id)"
+                     " VALUES (?, ?, ?)",
+                     [(r.session.id, r.participant.number, r.submission_id) for r in staged]),
+                    ("INSERT OR REPLACE INTO answers (session_id, participant, step, answer,"
+                     " submission_id, saved_at) VALUES (?, ?, ?, ?, ?, ?)",
+                     [(r.session.id, r.participant.number, r.step, json.dumps(r.value),
+                       r.submission_id, saved_at) for r in staged]),
+                    ("UPDATE sessions SET version = version + ? WHERE id = ?",
+                     [(n, sid) for sid, n in bumps.items()]),
+                ]
             try:
                 self._write_statements(statements)
             except BaseException as exc:
                 for r in staged:
                     r.error = exc
                 raise
-            for r in staged:
-                r.session.record_answer(r.participant, r.step, r.value, r.submission_id)
-                self.results.forget(r.session, {r.participant.group})
-                r.done = True
+            with self._lock:
+                for r in staged:
+                    r.session.record_answer(r.participant, r.step, r.value, r.submission_id)
+                    self.results.forget(r.session, {r.participant.group})
+                    r.done = True
+                self.staging.settle(staged)
             return len(staged)
 
     def staged_count(self) -> int:
@@ -457,7 +466,7 @@ class Store:
 
     def dump(self) -> dict[str, list[tuple]]:
         """Every row of every table, for tests that prove a request changed nothing."""
-        with self._lock:
+        with self._writing:
             return {
                 table: sorted(self._db.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
                 for table in ("sessions", "groups", "participants", "answers", "submissions")

@@ -542,20 +542,23 @@ async def stalled_disk_scenario(server: LiveServer, info: dict, rounds: int) -> 
                 await r.read()
                 return r.status == 200
 
-        load = [asyncio.create_task(keep_submitting(p)) for p in writers]
-        load.append(asyncio.create_task(keep_toggling()))
-        await asyncio.sleep(1.0)  # the commits are queueing
-        latencies = await probe({
+        probes = {
             "watch": [functools.partial(watch, c) for c in projectors],
             "resume": [functools.partial(resume, c) for c in readers],
             "join page": [functools.partial(get, f"/j/{code}")],
             "healthz": [functools.partial(get, "/healthz")],
-        }, rounds=rounds, gap=0.01)
+        }
+        quiet = await probe(probes, rounds=40, gap=0.01)  # no commit running: the machine
+        load = [asyncio.create_task(keep_submitting(p)) for p in writers]
+        load.append(asyncio.create_task(keep_toggling()))
+        await asyncio.sleep(1.0)  # the commits are queueing
+        latencies = await probe(probes, rounds=rounds, gap=0.01)
         server.kill()  # with submits in flight
         running = False
         await asyncio.gather(*load)
     await close_all([console.client, *projectors, *readers, *(p.client for p in writers)])
-    return {"latencies": latencies, "acked": acked, "submit_latency": submit_latency}
+    return {"latencies": latencies, "quiet": quiet, "acked": acked,
+            "submit_latency": submit_latency}
 
 
 @pytest.mark.parametrize("mode", ["tpool", "in-place"])
@@ -563,7 +566,8 @@ def test_a_disk_that_stalls_every_commit_holds_up_only_what_waits_for_that_commi
                                                                                    mode):
     """Every COMMIT stalls 300 ms (a slow flush). With the commits in real threads (as the
     launcher runs them), a projector's watch, a phone's resume, a join page and /healthz answer
-    with p99 under 50 ms while phones keep submitting; each submit still waits for its commit,
+    with p99 under 50 ms (plus the machine's own p99 with no commit running) while phones keep
+    submitting; each submit still waits for its commit,
     and everything acknowledged is on disk after a kill -9. The control runs the same commits
     on the event loop: then the readers wait for the disk too."""
     server = LiveServer(tmp_path / "stalled.sqlite3", tmp_path / "server.log",
@@ -577,12 +581,15 @@ def test_a_disk_that_stalls_every_commit_holds_up_only_what_waits_for_that_commi
         server.kill()
     figures = {kind: round(p99(samples) * 1000, 1)
                for kind, samples in outcome["latencies"].items()}
-    print(f"{mode}: p99 ms {figures}; submits acked {len(outcome['acked'])}, median ack "
+    # a busy test machine adds its own delay: measured with no commit running, and allowed for
+    noise = max(p99(samples) for samples in outcome["quiet"].values()) * 1000
+    print(f"{mode}: p99 ms {figures} (quiet {noise:.1f}); submits acked "
+          f"{len(outcome['acked'])}, median ack "
           f"{statistics.median(outcome['submit_latency']) * 1000:.0f} ms")
     assert statistics.median(outcome["submit_latency"]) >= STALL * 0.9  # each waited its commit
     saved = set(table(server.db_path, "SELECT participant, submission_id FROM submissions"))
     assert outcome["acked"] and set(outcome["acked"]) <= saved
     if mode == "tpool":
-        assert all(ms < 50 for ms in figures.values()), figures
+        assert all(ms < 50 + noise for ms in figures.values()), (figures, noise)
     else:
         assert all(ms > STALL * 1000 / 2 for ms in figures.values()), figures
