@@ -242,3 +242,37 @@ def test_an_answer_for_a_deleted_session_is_refused_not_staged(world):
     with pytest.raises(WorkshopError) as exc:
         store.stage_submit(session, phones[0], "discard", 3, "orphan")
     assert exc.value.code == "bad_token" and store.staged_count() == 0
+
+
+def test_answers_are_staged_while_the_previous_group_is_flushed_to_disk(tmp_path):
+    """The COMMIT runs through ``blocking`` (a thread under eventlet): while it flushes, phones
+    go on staging, a resend of an answer in that commit waits for it, and the next group
+    carries the rest."""
+    hold, flushing, release = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_flush(fn, *args):
+        if hold.is_set():
+            flushing.set()
+            release.wait(5)
+        return fn(*args)
+
+    store = Store(tmp_path / "db.sqlite3", blocking=slow_flush)
+    session = store.create_session(load_decks()["task-5-1"], "T", ["A", "B"])
+    first, second = (store.join(session, name, 1) for name in ("p1", "p2"))
+    store.open_step(session, "discard")
+    record, _ = store.stage_submit(session, first, "discard", 2, "one")
+    hold.set()
+    writer = threading.Thread(target=store.commit_staged)
+    writer.start()
+    assert flushing.wait(5)
+    started = time.monotonic()
+    again, duplicate = store.stage_submit(session, first, "discard", 2, "one")
+    later, _ = store.stage_submit(session, second, "discard", 5, "two")
+    assert time.monotonic() - started < 1  # nobody waited for the disk
+    assert again is record and duplicate and not record.done and store.staged_count() == 1
+    release.set()
+    writer.join(5)
+    assert record.done and not later.done and second.answers == {}
+    assert store.commit_staged() == 1 and later.done
+    assert answers_in_db(store) == 2
+    store.close()
