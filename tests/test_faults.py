@@ -548,7 +548,7 @@ async def stalled_disk_scenario(server: LiveServer, info: dict, rounds: int) -> 
             "join page": [functools.partial(get, f"/j/{code}")],
             "healthz": [functools.partial(get, "/healthz")],
         }
-        quiet = await probe(probes, rounds=40, gap=0.01)  # no commit running: the machine
+        quiet = await probe(probes, rounds=60, gap=0.01)  # no commit running: the machine
         load = [asyncio.create_task(keep_submitting(p)) for p in writers]
         load.append(asyncio.create_task(keep_toggling()))
         await asyncio.sleep(1.0)  # the commits are queueing
@@ -576,7 +576,7 @@ def test_a_disk_that_stalls_every_commit_holds_up_only_what_waits_for_that_commi
     try:
         info = server.create_session(groups=["Table 1", "Table 2"])
         # the control's probes each wait for the disk: a few show it
-        outcome = run_async(stalled_disk_scenario(server, info, 100 if mode == "tpool" else 8))
+        outcome = run_async(stalled_disk_scenario(server, info, 200 if mode == "tpool" else 8))
     finally:
         server.kill()
     figures = {kind: round(p99(samples) * 1000, 1)
