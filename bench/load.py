@@ -51,7 +51,11 @@ import psutil
 import socketio
 
 ROOT = Path(__file__).resolve().parent.parent
-STEPS = ("discard", "rank", "top")
+sys.path.insert(0, str(ROOT))
+
+from facilitator.workshop import INPUT_STEPS  # noqa: E402
+
+STEPS = INPUT_STEPS
 HEADLINE = "rank"
 DECK = "task-5-1"
 GROUPS = ["Table 1", "Table 2", "Table 3", "Table 4"]

@@ -11,10 +11,11 @@ from flask import Flask, abort
 from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import SocketIO
 
-from facilitator import assets, events, views
-from facilitator.events import Guard
+from facilitator import assets, services, views
+from facilitator.events import Guard, WorkshopNamespace
+from facilitator.group_commit import GroupCommit
 from facilitator.live import Broadcaster
-from facilitator.store import GroupCommit, Store
+from facilitator.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE": str(ROOT / "instance" / "facilitator.sqlite3"),
     # eventlet in production (the launcher patches); threading for tests and tools.
     "ASYNC_MODE": "threading",
+    # Runs a blocking call (the SQLite commit) in a real OS thread and waits for it without
+    # holding up the event loop; the launcher sets eventlet's tpool.execute. None: in place.
+    "BLOCKING_CALL": None,
     # Origins allowed to open a socket besides our own; None = same origin only.
     "CORS_ORIGINS": None,
     # Base of the URL phones use (join link, QR). None = the URL the request came in on.
@@ -56,7 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if isinstance(cors, str):
         cors = [o.strip() for o in cors.split(",") if o.strip()]
 
-    store = Store(app.config["DATABASE"])
+    store = Store(app.config["DATABASE"], blocking=app.config["BLOCKING_CALL"])
     app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or _stored_secret(store, "secret_key")
     if not app.config["ORGANISER_SECRET"]:
         app.config["ORGANISER_SECRET"] = _stored_secret(store, "organiser_secret")
@@ -72,16 +76,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         engineio_logger=False,
     )
     public_url = (app.config["PUBLIC_URL"] or "").rstrip("/")
-    app.extensions["facilitator.store"] = store
-    app.extensions["facilitator.socketio"] = socketio
-    app.extensions["facilitator.guard"] = Guard()
-    app.extensions["facilitator.commit"] = GroupCommit(
-        store, socketio.start_background_task, socketio.server.eio.create_event
+    app.extensions[services.KEY] = built = services.Services(
+        store=store,
+        socketio=socketio,
+        guard=Guard(),
+        commit=GroupCommit(store, socketio.start_background_task,
+                           socketio.server.eio.create_event),
+        broadcaster=Broadcaster(socketio, store, float(app.config["SNAPSHOT_INTERVAL"]),
+                                public_url),
     )
-    app.extensions["facilitator.broadcaster"] = Broadcaster(
-        socketio, store, float(app.config["SNAPSHOT_INTERVAL"]), public_url
-    )
-    events.register(socketio)
+    socketio.on_namespace(WorkshopNamespace(built))
     app.register_blueprint(views.bp)
     assets.init_app(app)
     # Flask-SocketIO runs every socket event in a request context built from the handshake's

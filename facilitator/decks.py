@@ -34,6 +34,8 @@ _LEADING_NUMBER = re.compile(r"^\s*(?:\d{1,3}\s*[.)]|[•*\-–])\s*")
 class DeckError(ValueError):
     """A deck that cannot be used; the message names the file (if any) and the problem."""
 
+    code = "invalid_deck"  # the protocol's error code (docs/protocol.md)
+
 
 @dataclass(frozen=True)
 class Statement:

@@ -1,4 +1,5 @@
-"""Socket.IO handlers: validate, call the store, answer through the ack, notify the rooms.
+"""Socket.IO handlers (one ``Namespace``): validate, call the store, answer through the ack,
+notify the rooms.
 
 Every handler answers ``{"ok": true, ...}`` or ``{"ok": false, "error": {code, message}}``
 (docs/protocol.md). Tokens are checked on every event; a socket is never trusted for what it
@@ -7,19 +8,20 @@ said before. Handlers keep no state of their own: the store has it all.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import current_app, request
-from flask_socketio import SocketIO, join_room
+from flask import request
+from flask_socketio import Namespace, join_room
 
 from facilitator import live, workshop
-from facilitator.store import GroupCommit, Store
-from facilitator.workshop import Session, WorkshopError
+from facilitator.services import error_body, error_for
+from facilitator.workshop import Participant, Session, WorkshopError
+
+if TYPE_CHECKING:
+    from facilitator.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +32,6 @@ EVENT_BURST = 30.0
 # JOIN_WINDOW seconds.
 JOIN_FAILURES = 10
 JOIN_WINDOW = 60.0
-
-
-def error(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    """The protocol's one error shape."""
-    return {"ok": False, "error": {"code": code, "message": message, **extra}}
 
 
 class Guard:
@@ -74,229 +71,197 @@ class Guard:
         self.buckets.pop(sid, None)
 
 
-def register(socketio: SocketIO) -> None:
-    """Attach every handler to ``socketio``."""
+RATE_LIMITED = ("rate_limited", "Too many messages; wait a moment and retry.")
 
-    def store() -> Store:
-        return current_app.extensions["facilitator.store"]
 
-    def broadcaster() -> live.Broadcaster:
-        return current_app.extensions["facilitator.broadcaster"]
+class WorkshopNamespace(Namespace):
+    """The protocol's handlers: ``on_<event>`` for each event in ``EVENTS``.
 
-    def guard() -> Guard:
-        return current_app.extensions["facilitator.guard"]
+    ``trigger_event`` is the one place every event passes: it throttles the socket, answers an
+    unknown event or a payload that is not one JSON object, and maps a refusal to the error
+    body; the handlers then only read the payload, call the store and say who hears of it.
+    """
 
-    def group_commit() -> GroupCommit:
-        return current_app.extensions["facilitator.commit"]
+    EVENTS = frozenset({"join", "resume", "submit", "watch", "facilitate", "open_step",
+                        "close_step", "reveal", "settle", "show_on_projector",
+                        "remove_participant", "reset_session", "close_session"})
 
-    def handler(event: str) -> Callable:
-        """Register ``event``: rate limit, require an object payload, map errors to acks."""
+    def __init__(self, services: Services) -> None:
+        super().__init__("/")
+        self.services = services
 
-        def wrap(fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable:
-            @functools.wraps(fn)
-            def run(data: Any = None, *extra: Any) -> dict[str, Any]:
-                if not guard().allow_event(request.sid):
-                    return error("rate_limited", "Too many messages; wait a moment and retry.")
-                if not isinstance(data, dict) or extra:
-                    return error("bad_request", "The payload must be one JSON object.")
-                try:
-                    return fn(data)
-                except WorkshopError as exc:
-                    return {"ok": False, "error": exc.to_dict()}
-                except Exception:  # never send a traceback to a phone
-                    log.exception("event %s failed", event)
-                    return error("internal", "Something went wrong on the server; try again.")
+    def trigger_event(self, event: str, sid: str, *args: Any) -> Any:
+        """Route one event (python-socketio calls this for every event of the namespace)."""
+        guard = self.services.guard
+        if event in ("connect", "disconnect") and not self._connected(sid):
+            # the socket's own life cycle; a client may also *send* events with these names
+            # while connected, and those are just unknown events
+            if event == "disconnect":
+                guard.forget(sid)
+            return None
+        if not guard.allow_event(sid):
+            return error_body(*RATE_LIMITED)
+        if event not in self.EVENTS:
+            return error_body("bad_request", "Unknown event.")
+        if len(args) != 1 or not isinstance(args[0], dict):
+            return error_body("bad_request", "The payload must be one JSON object.")
+        try:
+            return super().trigger_event(event, sid, args[0])
+        except WorkshopError as exc:
+            return error_for(exc)
+        except Exception as exc:  # never send a traceback to a phone
+            log.exception("event %s failed", event)
+            return error_for(exc)
 
-            socketio.on_event(event, run)
-            return run
+    def _connected(self, sid: str) -> bool:
+        return self.socketio.server.manager.is_connected(sid, self.namespace)
 
-        return wrap
-
-    def facilitator_session(data: dict[str, Any]) -> Session:
+    # -- helpers of the handlers --------------------------------------------------------------
+    def console_session(self, data: dict[str, Any]) -> Session:
+        """The session whose console token ``data`` carries, or a refusal."""
+        store = self.services.store
         token = data.get("token")
-        session = store().by_facilitator(token)
+        session = store.by_console(token)
         if session is not None:
             return session
-        if store().by_projector(token) or store().by_participant(token):
+        if store.by_projector(token) or store.by_participant(token):
             raise WorkshopError("forbidden", "Only the trainer's console can do that.")
         raise WorkshopError("bad_token", "This facilitator link is not valid.")
 
-    def control_ack(session: Session, phones: bool = True) -> dict[str, Any]:
-        broadcaster().touch(session)
+    def console_ack(self, session: Session, phones: bool = True) -> dict[str, Any]:
+        """After a console event: snapshots follow, phones get their state (when ``phones``),
+        and the ack carries the console's snapshot."""
+        broadcaster = self.services.broadcaster
+        broadcaster.touch(session)
         if phones:
-            broadcaster().push_state(session)
-        return {"ok": True, "snapshot": live.snapshot(store(), session, "facilitator",
-                                                      broadcaster().base_url)}
+            broadcaster.push_state(session)
+        return {"ok": True, "snapshot": live.snapshot(self.services.store, session, "console",
+                                                      broadcaster.base_url)}
 
     # -- phones -------------------------------------------------------------------------------
-    @handler("join")
-    def on_join(data: dict[str, Any]) -> dict[str, Any]:
+    def on_join(self, data: dict[str, Any]) -> dict[str, Any]:
         """Phone → server: join a session by code; ack carries the new token and state."""
+        guard, store = self.services.guard, self.services.store
         address = request.remote_addr or "?"
-        if guard().join_blocked(address):
-            return error("rate_limited", "Too many wrong codes; wait a minute and try again.")
+        if guard.join_blocked(address):
+            return error_body("rate_limited", "Too many wrong codes; wait a minute and try again.")
         name = data.get("name")
         if name is not None and not isinstance(name, str):
-            return error("bad_request", "name must be text.")
-        session = store().by_code(workshop.normalise_code(data.get("code")))
+            return error_body("bad_request", "name must be text.")
+        session = store.by_code(workshop.normalise_code(data.get("code")))
         if session is None:
-            guard().join_failed(address)
-            return error("unknown_code", "No workshop has that code. Check the projector.")
-        participant = store().join(session, workshop.clean_text(name, workshop.NAME_MAX),
-                                   data.get("group"))
+            guard.join_failed(address)
+            return error_body("unknown_code", "No workshop has that code. Check the projector.")
+        participant = store.join(session, workshop.clean_text(name, workshop.NAME_MAX),
+                                 data.get("group"))
         join_room(live.participant_room(session, participant))
-        broadcaster().touch(session)
+        self.services.broadcaster.touch(session)
         return {"ok": True, "token": participant.token,
-                "state": live.participant_state(session, participant, store())}
+                "state": live.participant_state(session, participant, self.services.store)}
 
-    @handler("resume")
-    def on_resume(data: dict[str, Any]) -> dict[str, Any]:
+    def on_resume(self, data: dict[str, Any]) -> dict[str, Any]:
         """Phone → server: come back with a token after reload, sleep or a network change."""
-        found = store().by_participant(data.get("token"))
+        found = self.services.store.by_participant(data.get("token"))
         if found is None:
-            return error("bad_token", "This phone's place in the workshop is no longer valid.")
+            return error_body("bad_token", "This phone's place in the workshop is no longer valid.")
         session, participant = found
         join_room(live.participant_room(session, participant))
-        return {"ok": True, "state": live.participant_state(session, participant, store())}
+        return {"ok": True,
+                "state": live.participant_state(session, participant, self.services.store)}
 
-    @handler("submit")
-    def on_submit(data: dict[str, Any]) -> dict[str, Any]:
+    def on_submit(self, data: dict[str, Any]) -> dict[str, Any]:
         """Phone → server: save one answer; acked only after it is committed (answers
         arriving together share one commit)."""
-        found = store().by_participant(data.get("token"))
+        store = self.services.store
+        found = store.by_participant(data.get("token"))
         if found is None:
-            return error("bad_token", "This phone's place in the workshop is no longer valid.")
+            return error_body("bad_token", "This phone's place in the workshop is no longer valid.")
         session, participant = found
-        record, duplicate = store().stage_submit(session, participant, data.get("step"),
-                                                 data.get("answer"), data.get("id"))
-        group_commit().wait(record)
+        record, duplicate = store.stage_submit(session, participant, data.get("step"),
+                                               data.get("answer"), data.get("id"))
+        self.services.commit.wait(record)
         if not duplicate:
-            broadcaster().touch(session)
+            self.services.broadcaster.touch(session)
         return {"ok": True, "version": session.version, "duplicate": duplicate,
                 "answers": live.answers_view(participant)}
 
     # -- projector ----------------------------------------------------------------------------
-    @handler("watch")
-    def on_watch(data: dict[str, Any]) -> dict[str, Any]:
+    def on_watch(self, data: dict[str, Any]) -> dict[str, Any]:
         """Projector → server: subscribe read-only; ack carries the snapshot."""
-        session = store().by_projector(data.get("projector"))
+        store = self.services.store
+        session = store.by_projector(data.get("projector"))
         if session is None:
-            return error("bad_token", "This projector link is not valid.")
+            return error_body("bad_token", "This projector link is not valid.")
         join_room(live.projector_room(session))
-        return {"ok": True, "snapshot": live.snapshot(store(), session, "projector",
-                                                      broadcaster().base_url)}
+        return {"ok": True, "snapshot": live.snapshot(store, session, "projector",
+                                                      self.services.broadcaster.base_url)}
 
-    # -- facilitator --------------------------------------------------------------------------
-    @handler("facilitate")
-    def on_facilitate(data: dict[str, Any]) -> dict[str, Any]:
+    # -- console ------------------------------------------------------------------------------
+    def on_facilitate(self, data: dict[str, Any]) -> dict[str, Any]:
         """Console → server: subscribe to the session's console room; ack carries the snapshot."""
-        session = facilitator_session(data)
+        session = self.console_session(data)
         join_room(live.console_room(session))
-        return control_ack(session, phones=False)
+        return self.console_ack(session, phones=False)
 
-    @handler("open_step")
-    def on_open_step(data: dict[str, Any]) -> dict[str, Any]:
+    def on_open_step(self, data: dict[str, Any]) -> dict[str, Any]:
         """Console → server: make a step current and open; phones get their new state."""
-        session = facilitator_session(data)
-        store().open_step(session, data.get("step"))
-        return control_ack(session)
+        session = self.console_session(data)
+        self.services.store.open_step(session, data.get("step"))
+        return self.console_ack(session)
 
-    @handler("close_step")
-    def on_close_step(data: dict[str, Any]) -> dict[str, Any]:
+    def on_close_step(self, data: dict[str, Any]) -> dict[str, Any]:
         """Console → server: close the current step (closing discard decides the discards)."""
-        session = facilitator_session(data)
-        store().close_step(session)
-        return control_ack(session)
+        session = self.console_session(data)
+        self.services.store.close_step(session)
+        return self.console_ack(session)
 
-    @handler("reveal")
-    def on_reveal(data: dict[str, Any]) -> dict[str, Any]:
+    def on_reveal(self, data: dict[str, Any]) -> dict[str, Any]:
         """Console → server: show or hide results on the projector."""
-        session = facilitator_session(data)
+        session = self.console_session(data)
         revealed = data.get("revealed")
         if not isinstance(revealed, bool):
-            return error("bad_request", "revealed must be true or false.")
-        store().reveal(session, revealed)
-        return control_ack(session, phones=False)
+            return error_body("bad_request", "revealed must be true or false.")
+        self.services.store.reveal(session, revealed)
+        return self.console_ack(session, phones=False)
 
-    @handler("settle")
-    def on_settle(data: dict[str, Any]) -> dict[str, Any]:
+    def on_settle(self, data: dict[str, Any]) -> dict[str, Any]:
         """Console → server: settle a tied group's discard; that group's phones move on."""
-        session = facilitator_session(data)
-        store().settle(session, data.get("group"), data.get("statement"))
-        broadcaster().push_state(session, session.members(data["group"]))
-        return control_ack(session, phones=False)
+        session = self.console_session(data)
+        change = self.services.store.settle(session, data.get("group"), data.get("statement"))
+        self.services.broadcaster.push_state(session, [
+            p for number in sorted(change.groups) for p in session.members(number)])
+        return self.console_ack(session, phones=False)
 
-    @handler("show_on_projector")
-    def on_show_on_projector(data: dict[str, Any]) -> dict[str, Any]:
+    def on_show_on_projector(self, data: dict[str, Any]) -> dict[str, Any]:
         """Console → server: choose what the projector shows (step view, room matrix, one table
         or one statement) until the step changes; projectors and consoles get a snapshot."""
-        session = facilitator_session(data)
+        session = self.console_session(data)
         live.choose_projector_view(session, data)
-        return control_ack(session, phones=False)
+        return self.console_ack(session, phones=False)
 
-    @handler("remove_participant")
-    def on_remove(data: dict[str, Any]) -> dict[str, Any]:
+    def on_remove_participant(self, data: dict[str, Any]) -> dict[str, Any]:
         """Console → server: remove a participant; their phone is told, their answers leave."""
-        session = facilitator_session(data)
-        participant = store().remove_participant(session, data.get("participant"))
-        broadcaster().push_state(session, [participant])
-        broadcaster().release(session, [participant])
-        return control_ack(session, phones=False)
+        session = self.console_session(data)
+        participant = self.services.store.remove_participant(session, data.get("participant"))
+        self._tell_removed(session, [participant])
+        return self.console_ack(session, phones=False)
 
-    @handler("reset_session")
-    def on_reset(data: dict[str, Any]) -> dict[str, Any]:
+    def on_reset_session(self, data: dict[str, Any]) -> dict[str, Any]:
         """Console → server: delete every participant and answer (needs confirm "RESET")."""
-        session = facilitator_session(data)
+        session = self.console_session(data)
         if data.get("confirm") != "RESET":
-            return error("confirm_required", 'Send "confirm": "RESET" to reset the session.')
-        gone = session.active()
-        store().reset(session)
-        broadcaster().push_state(session, gone)
-        broadcaster().release(session, gone)
-        return control_ack(session, phones=False)
+            return error_body("confirm_required", 'Send "confirm": "RESET" to reset the session.')
+        change = self.services.store.reset(session)
+        self._tell_removed(session, change.removed)
+        return self.console_ack(session, phones=False)
 
-    @handler("close_session")
-    def on_close_session(data: dict[str, Any]) -> dict[str, Any]:
+    def on_close_session(self, data: dict[str, Any]) -> dict[str, Any]:
         """Console → server: end the session; joins and answers stop, results stay."""
-        session = facilitator_session(data)
-        store().close_session(session)
-        return control_ack(session)
+        session = self.console_session(data)
+        self.services.store.close_session(session)
+        return self.console_ack(session)
 
-    @socketio.on("*")
-    def on_unknown(event: str, data: Any = None, *extra: Any) -> dict[str, Any]:
-        """Any event the protocol does not define."""
-        if not guard().allow_event(request.sid):
-            return error("rate_limited", "Too many messages; wait a moment and retry.")
-        return error("bad_request", "Unknown event.")
-
-    catch_all = socketio.server.handlers["/"]["*"]
-    is_connected = socketio.server.manager.is_connected
-
-    def on_literal_star(*args: Any) -> Any:
-        """An event literally named "*" reaches the catch-all without its name (python-socketio
-        finds the "*" handler by exact match), and Flask-SocketIO would then take the first
-        payload item for the socket id. Put the name back so it is refused like any unknown
-        event. (An unknown event arrives as (name, sid, *data); a "*" event as (sid, *data).)"""
-        if len(args) >= 2 and isinstance(args[1], str) and is_connected(args[1], "/"):
-            return catch_all(*args)
-        return catch_all("*", *args)
-
-    socketio.server.handlers["/"]["*"] = on_literal_star
-
-    @socketio.on("disconnect")
-    def on_disconnect(reason: Any = None) -> dict[str, Any] | None:
-        """Forget a gone socket's throttle state.
-
-        python-socketio also routes a *client-sent* event named "disconnect" here while the
-        socket stays connected; that is just an unknown event, and must not reset the throttle.
-        """
-        if socketio.server.manager.is_connected(request.sid, request.namespace or "/"):
-            return error("bad_request", "Unknown event.")
-        guard().forget(request.sid)
-        return None
-
-    @socketio.on_error_default
-    def on_error(exc: Exception) -> dict[str, Any]:  # pragma: no cover - safety net
-        """Anything a handler did not catch becomes the protocol's error shape."""
-        log.exception("socket event failed: %s", exc)
-        return error("internal", "Something went wrong on the server; try again.")
+    def _tell_removed(self, session: Session, removed: list[Participant]) -> None:
+        """Removed phones get their last state (saying so), then hear nothing more."""
+        self.services.broadcaster.push_state(session, removed)
+        self.services.broadcaster.release(session, removed)

@@ -12,7 +12,7 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from facilitator.consensus import (
     AnswerError,
@@ -22,6 +22,9 @@ from facilitator.consensus import (
     check_top,
 )
 from facilitator.decks import Deck
+
+if TYPE_CHECKING:
+    from facilitator.workshop import Session
 
 BOM = "\ufeff"
 CONTRACT_START = ("session", "group", "participant", "discard_vote", "group_discard")
@@ -90,6 +93,24 @@ class ResponseRow:
     ranking: tuple[int, ...] | None
     top: tuple[int, ...] | None
     extra: dict[str, str] = field(default_factory=dict)
+
+
+def session_rows(session: Session) -> list[ResponseRow]:
+    """One row per active participant of a live session, in the CSV contract's terms."""
+    rows = []
+    for p in session.active():
+        group = session.groups[p.group]
+        rows.append(ResponseRow(
+            session=session.code,
+            group=group.name,
+            participant=str(p.number),
+            discard_vote=p.answers.get("discard"),
+            group_discard=group.discard,
+            ranking=tuple(p.answers["rank"]) if "rank" in p.answers else None,
+            top=tuple(p.answers["top"]) if "top" in p.answers else None,
+            extra={"name": p.name},
+        ))
+    return rows
 
 
 def neutralise(value: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from facilitator.consensus import DISTINCTIVE_MIN
 from facilitator.start_order import start_order
 from facilitator.store import Store
-from facilitator.workshop import STEPS, Participant, Session, WorkshopError
+from facilitator.workshop import INPUT_STEPS, STEPS, Participant, Session, WorkshopError
 
 PROJECTOR_NAMES = 40
 # What the projector can show while results are revealed: the step's own view ("step"), the room
@@ -62,7 +62,7 @@ def projector_view(session: Session) -> dict[str, Any]:
 
 
 def console_room(session: Session) -> str:
-    """Socket.IO room of a session's facilitator consoles."""
+    """Socket.IO room of a session's consoles."""
     return f"f:{session.id}"
 
 
@@ -122,8 +122,8 @@ def participant_state(session: Session, participant: Participant,
 def table_similarities(store: Store, session: Session, number: int) -> dict[str, Any]:
     """One table's agreed and split statements and where it stands apart from the room (the
     consensus core's figures, as the projector shows them)."""
-    result = store.group_result(session, number)
-    room = store.room_result(session)
+    result = store.results.group(session, number)
+    room = store.results.room(session)
     index = list(session.groups).index(number)
     tables = room.tables
     apart = [d.to_dict() for d in tables.distinctive if d.table == index] if tables else []
@@ -144,25 +144,25 @@ def table_similarities(store: Store, session: Session, number: int) -> dict[str,
 
 def answers_view(participant: Participant) -> dict[str, Any]:
     """A participant's saved answers, one key per input step."""
-    return {step: participant.answers.get(step) for step in ("discard", "rank", "top")}
+    return {step: participant.answers.get(step) for step in INPUT_STEPS}
 
 
 def results_view(store: Store, session: Session) -> dict[str, Any]:
     """Per-group results and the whole room, computed by the consensus core."""
     groups = []
     for number, group in session.groups.items():
-        data = store.group_result(session, number).to_dict()
+        data = store.results.group(session, number).to_dict()
         data["group"] = number
         data["name"] = group.name
         groups.append(data)
     # the room's "tables" comparison names tables by their index in ``groups``
-    return {"groups": groups, "room": store.room_result(session).to_dict()}
+    return {"groups": groups, "room": store.results.room(session).to_dict()}
 
 
 def snapshot(store: Store, session: Session, audience: str, base_url: str = "") -> dict[str, Any]:
-    """The full picture for the ``facilitator`` console or the ``projector`` (results for the
+    """The full picture for the ``console`` or the ``projector`` (results for the
     projector only while revealed; they are computed only then)."""
-    console = audience == "facilitator"
+    console = audience == "console"
     groups = []
     members_by_group: dict[int, list[Participant]] = {n: [] for n in session.groups}
     for p in session.participants.values():
@@ -171,7 +171,7 @@ def snapshot(store: Store, session: Session, audience: str, base_url: str = "") 
     for number, group in session.groups.items():
         members = members_by_group[number]
         answered = {step: sum(1 for p in members if step in p.answers)
-                    for step in ("discard", "rank", "top")}
+                    for step in INPUT_STEPS}
         entry: dict[str, Any] = {
             "id": number,
             "name": group.name,
@@ -183,7 +183,7 @@ def snapshot(store: Store, session: Session, audience: str, base_url: str = "") 
         if console:
             entry["participants"] = [
                 {"id": p.number, "name": p.name,
-                 "answered": {s: s in p.answers for s in ("discard", "rank", "top")}}
+                 "answered": {s: s in p.answers for s in INPUT_STEPS}}
                 for p in members
             ]
         else:
@@ -204,7 +204,7 @@ def snapshot(store: Store, session: Session, audience: str, base_url: str = "") 
     }
 
 
-AUDIENCES = ("projector", "facilitator")
+AUDIENCES = ("projector", "console")
 
 
 class _Channel:
@@ -239,7 +239,7 @@ class Broadcaster:
         console = max(interval, 0.5) if console_interval is None else console_interval
         # per audience: (interval, min_gap, quiet), seconds
         self.schedules = {"projector": (interval, min(interval, 0.05), 0.005),
-                          "facilitator": (console, console / 2, 0.03)}
+                          "console": (console, console / 2, 0.03)}
         self._channels: dict[tuple[int, str], _Channel] = {}
 
     def touch(self, session: Session) -> None:

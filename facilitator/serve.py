@@ -113,9 +113,11 @@ def main(argv: list[str]) -> int:
     import eventlet
 
     eventlet.monkey_patch()
+    import eventlet.tpool
     import eventlet.wsgi
 
     from facilitator.app import create_app
+    from facilitator.services import services
 
     args = parse_args(argv)
     raise_file_limit()
@@ -124,7 +126,10 @@ def main(argv: list[str]) -> int:
     if not public_url:
         host = lan_address() if args.host in ("0.0.0.0", "::", "") else args.host
         public_url = f"http://{host}:{args.port}"
-    config: dict = {"ASYNC_MODE": "eventlet", "PUBLIC_URL": public_url}
+    # SQLite commits run in a tpool thread (one at a time): a slow disk flush never stalls the loop
+    eventlet.tpool.set_num_threads(1)
+    config: dict = {"ASYNC_MODE": "eventlet", "PUBLIC_URL": public_url,
+                    "BLOCKING_CALL": eventlet.tpool.execute}
     if args.db:
         config["DATABASE"] = args.db
     if args.snapshot_interval is not None:
@@ -138,7 +143,7 @@ def main(argv: list[str]) -> int:
     gc.set_threshold(20_000, 20, 20)
     listener = eventlet.listen((args.host, args.port), backlog=BACKLOG)
 
-    store = app.extensions["facilitator.store"]
+    store = services(app).store
     print("facilitator is running.", flush=True)
     print(f"  Trainer, open:        http://127.0.0.1:{args.port}/  (create a workshop)",
           flush=True)

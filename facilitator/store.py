@@ -1,91 +1,46 @@
-"""The one stateful place: every session, group, participant and answer.
+"""The one stateful place: every session, group, participant and answer, durable in SQLite.
 
-SQLite (WAL) is the store of record; the store also keeps the whole state in memory, loaded at
-start, so reads never touch the disk. Every change is written and committed first and applied in
-memory only after the commit succeeded: what a phone was told is saved is on disk, and a failed
-write changes nothing. A process killed at any moment restarts to exactly what was acknowledged.
+SQLite (WAL, ``synchronous=FULL``) is the store of record; the store also keeps the whole state
+in memory as workshop objects, loaded at start, so reads never touch the disk.
+
+When memory changes: a rule (``Session.open_step``, ``settle``, ``reset``, ...) changes the
+objects in memory first, under the store's lock, and the store then writes what it changed
+(``Change``) and commits before the call returns; if the write fails, memory is rebuilt from the
+database, so the call raises and nothing changed. Answers go the other way round: staged, then
+committed in groups (``GroupCommit``), and applied in memory only after their commit, so a phone
+never sees an unsaved answer as saved. A process killed at any moment restarts to exactly what
+was committed, which includes everything acknowledged.
+
+Every commit runs through one write path (``_write``), which can hand the COMMIT (the disk flush)
+to a real OS thread (``blocking``: eventlet's ``tpool.execute`` in the launcher), so a slow flush
+holds up only the requests that wait for that commit, never the event loop; answers go on being
+staged meanwhile.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from facilitator import workshop
-from facilitator.consensus import aggregate_group, aggregate_room, tally_discard
 from facilitator.decks import Deck, Statement
-from facilitator.export import ResponseRow
-from facilitator.workshop import Group, Participant, Session, WorkshopError
+from facilitator.group_commit import COMMITTED, StagedAnswer, Staging
+from facilitator.results import ResultCache
+from facilitator.workshop import Change, Group, Participant, Session, WorkshopError
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: socket rooms are named by it
-    code TEXT NOT NULL UNIQUE,
-    title TEXT NOT NULL,
-    deck TEXT NOT NULL,
-    facilitator_token TEXT NOT NULL UNIQUE,
-    projector_key TEXT NOT NULL UNIQUE,
-    created_at TEXT NOT NULL,
-    step TEXT NOT NULL DEFAULT 'lobby',
-    open INTEGER NOT NULL DEFAULT 0,
-    revealed INTEGER NOT NULL DEFAULT 0,
-    closed INTEGER NOT NULL DEFAULT 0,
-    version INTEGER NOT NULL DEFAULT 0,
-    shuffle INTEGER NOT NULL DEFAULT 1
-);
-CREATE TABLE IF NOT EXISTS groups (
-    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    number INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    discard INTEGER,
-    discard_tied TEXT,
-    PRIMARY KEY (session_id, number)
-);
-CREATE TABLE IF NOT EXISTS participants (
-    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    number INTEGER NOT NULL,
-    group_number INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    token TEXT NOT NULL UNIQUE,
-    removed INTEGER NOT NULL DEFAULT 0,
-    joined_at TEXT NOT NULL,
-    PRIMARY KEY (session_id, number)
-);
-CREATE TABLE IF NOT EXISTS answers (
-    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    participant INTEGER NOT NULL,
-    step TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    submission_id TEXT NOT NULL,
-    saved_at TEXT NOT NULL,
-    PRIMARY KEY (session_id, participant, step)
-);
-CREATE TABLE IF NOT EXISTS submissions (
-    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    participant INTEGER NOT NULL,
-    submission_id TEXT NOT NULL,
-    PRIMARY KEY (session_id, participant, submission_id)
-);
-CREATE TABLE IF NOT EXISTS settings (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-"""
+SCHEMA = (Path(__file__).parent / "schema.sql").read_text(encoding="utf-8")
 
 
-log = logging.getLogger(__name__)
-
-ROOM = 0  # results-cache key of the whole room (groups are numbered from 1)
-
+T = TypeVar("T")
+Statements = list[tuple[str, list[tuple[Any, ...]]]]
 
 _clock: list = [0, ""]  # memo: the current second and its ISO text (formatting costs ~8 µs)
 
@@ -95,6 +50,10 @@ def _now() -> str:
     if second != _clock[0]:
         _clock[:] = [second, datetime.fromtimestamp(second, UTC).isoformat()]
     return _clock[1]
+
+
+def _run_here(fn: Callable[..., T], *args: Any) -> T:
+    return fn(*args)
 
 
 def deck_to_json(deck: Deck) -> str:
@@ -117,39 +76,17 @@ def deck_from_json(text: str) -> Deck:
     )
 
 
-@dataclass(eq=False)
-class StagedAnswer:
-    """An accepted answer on its way to the database (see ``Store.stage_submit``)."""
-
-    session: Session
-    participant: Participant
-    step: str
-    value: Any
-    submission_id: str
-    done: bool = False
-    error: BaseException | None = None
-
-    def result(self) -> None:
-        """Return once committed; raise if its commit failed. Never blocks."""
-        if self.error is not None:
-            raise WorkshopError(
-                "internal", "The server could not save that answer; it will be sent again."
-            ) from self.error
-        if not self.done:
-            raise RuntimeError("answer not committed yet")
-
-
-_COMMITTED = StagedAnswer(None, None, "", None, "", done=True)  # type: ignore[arg-type]
-
-
 class Store:
     """All workshop state, durable in SQLite and mirrored in memory.
 
-    Methods either succeed completely (committed, then applied) or raise ``WorkshopError`` and
-    change nothing. Safe to call from several threads or greenlets (one lock).
+    Methods either succeed completely (committed) or raise ``WorkshopError`` (or the database's
+    error) and change nothing. Safe to call from several threads or greenlets (one lock).
+    ``blocking`` runs a blocking call away from the event loop and waits for it; the default
+    runs it in place (right for threads).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path,
+                 blocking: Callable[..., Any] | None = None) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -164,64 +101,130 @@ class Store:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}
         if "shuffle" not in columns:  # a database from before the shuffled starting order
             self._db.execute("ALTER TABLE sessions ADD COLUMN shuffle INTEGER NOT NULL DEFAULT 1")
+        self._blocking = blocking or _run_here
+        # _writing: one transaction at a time on the connection; _lock: memory and staging.
+        # Taken in that order when both are needed. Answers are staged while a commit runs.
+        self._writing = threading.RLock()
         self._lock = threading.RLock()
         self.sessions: dict[int, Session] = {}
         self._by_code: dict[str, Session] = {}
-        self._by_facilitator: dict[str, Session] = {}
+        self._by_console: dict[str, Session] = {}
         self._by_projector: dict[str, Session] = {}
         self._by_participant: dict[str, tuple[Session, Participant]] = {}
-        self._results: dict[tuple[int, int], Any] = {}  # (session id, group) -> GroupResult
-        # answers accepted but not yet committed (see stage_submit), in arrival order
-        self._staged: list[StagedAnswer] = []
-        self._staged_ids: dict[tuple[int, int, str], StagedAnswer] = {}
+        self.results = ResultCache()
+        self.staging = Staging()  # answers accepted but not yet committed
         self._load()
 
-    # -- plumbing ---------------------------------------------------------------------------
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction. If anything fails, COMMIT included, the database is rolled
-        back and memory (which may hold part of the change) is rebuilt from it, so the two
-        never disagree and nothing unsaved is ever reported as saved."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+    # -- the write path ---------------------------------------------------------------------
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in one write transaction and commit it. The statements only fill
+        SQLite's page cache; the COMMIT, which flushes to the disk and may stall, runs through
+        ``blocking`` (away from the event loop). If anything fails, COMMIT included, the
+        database is rolled back and memory (which may hold part of the change) is rebuilt from
+        it, so the two never disagree and nothing unsaved is ever reported as saved."""
+        with self._writing:
+            db = self._db
             try:
-                yield self._db
-                self._db.execute("COMMIT")
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(db)
+                    self._blocking(db.execute, "COMMIT")
+                except BaseException:
+                    with suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                    raise
             except BaseException:
-                with suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-                self._reload()
+                with self._lock:
+                    self._reload()
                 raise
+            return result
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction for any change but an answer. Staged answers are committed
-        first, so the change sees them (closing the discard step counts every vote that was
-        accepted before it)."""
-        with self._lock:
+    def _write_statements(self, statements: Statements) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            for sql, rows in statements:
+                db.executemany(sql, rows)
+
+        self._write(work)
+
+    def _apply(self, session: Session, rule: Callable[[], Change]) -> Change:
+        """Apply one workshop rule to ``session`` and persist what it changed. The answers
+        accepted before it are committed first, so the rule sees them (closing the discard
+        step counts every vote that was accepted before it)."""
+        with self._writing, self._lock:
+            self._check_current(session)
             self.commit_staged()
-            with self._write() as db:
-                yield db
+            self._check_current(session)  # that commit may have failed and rebuilt memory
+            change = rule()
+            self._write_statements(self._statements(change))
+            for p in change.removed:
+                self._by_participant.pop(p.token, None)
+            if change.joined is not None:
+                self._by_participant[change.joined.token] = (session, change.joined)
+            self.results.forget(session, change.stale_groups())
+            return change
+
+    def _check_current(self, session: Session) -> None:
+        """Refuse objects looked up before a failed write rebuilt memory (a task may wait for
+        the lock while another's commit runs in a thread and fails)."""
+        if self.sessions.get(session.id) is not session:
+            raise WorkshopError("internal", "The server was restoring its state; try again.")
+
+    @staticmethod
+    def _statements(change: Change) -> Statements:
+        """The SQL that saves ``change`` (the session's own fields are always saved)."""
+        s = change.session
+        out: Statements = [(
+            "UPDATE sessions SET step = ?, open = ?, revealed = ?, closed = ?, version = ?"
+            " WHERE id = ?",
+            [(s.step, int(s.open), int(s.revealed), int(s.closed), s.version, s.id)],
+        )]
+        if change.reset:
+            out += [(f"DELETE FROM {table} WHERE session_id = ?", [(s.id,)])
+                    for table in ("answers", "submissions")]
+        if change.groups:
+            out.append((
+                "UPDATE groups SET discard = ?, discard_tied = ? WHERE session_id = ?"
+                " AND number = ?",
+                [(g.discard, json.dumps(g.discard_tied) if g.discard_tied else None, s.id,
+                  g.number) for g in (s.groups[n] for n in sorted(change.groups))],
+            ))
+        if change.cleared:
+            out.append((
+                "DELETE FROM answers WHERE session_id = ? AND participant = ? AND step IN"
+                " ('rank', 'top')", [(s.id, p.number) for p in change.cleared],
+            ))
+        if change.joined is not None:
+            p = change.joined
+            out.append((
+                "INSERT INTO participants (session_id, number, group_number, name, token,"
+                " joined_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [(s.id, p.number, p.group, p.name, p.token, _now())],
+            ))
+        if change.removed:
+            out.append(("UPDATE participants SET removed = 1 WHERE session_id = ? AND number = ?",
+                        [(s.id, p.number) for p in change.removed]))
+        return out
 
     def _reload(self) -> None:
-        self._fail_staged(RuntimeError("the store was reloaded after a failed write"))
+        self.staging.fail(RuntimeError("the store was reloaded after a failed write"))
         self.sessions.clear()
         self._by_code.clear()
-        self._by_facilitator.clear()
+        self._by_console.clear()
         self._by_projector.clear()
         self._by_participant.clear()
-        self._results.clear()
+        self.results.clear()
         self._load()
 
     def close(self) -> None:
         """Close the database connection."""
-        with self._lock:
+        with self._writing, self._lock:
             self._db.close()
 
+    # -- loading and indexes ----------------------------------------------------------------
     def _index(self, session: Session) -> None:
         self.sessions[session.id] = session
         self._by_code[session.code] = session
-        self._by_facilitator[session.facilitator_token] = session
+        self._by_console[session.console_token] = session
         self._by_projector[session.projector_key] = session
         for p in session.participants.values():
             if not p.removed:
@@ -230,11 +233,11 @@ class Store:
     def _unindex(self, session: Session) -> None:
         self.sessions.pop(session.id, None)
         self._by_code.pop(session.code, None)
-        self._by_facilitator.pop(session.facilitator_token, None)
+        self._by_console.pop(session.console_token, None)
         self._by_projector.pop(session.projector_key, None)
         for p in session.participants.values():
             self._by_participant.pop(p.token, None)
-        self._forget_results(session)
+        self.results.forget(session)
 
     def _load(self) -> None:
         db = self._db
@@ -244,7 +247,7 @@ class Store:
         ):
             session = Session(
                 id=row[0], code=row[1], title=row[2], deck=deck_from_json(row[3]),
-                facilitator_token=row[4], projector_key=row[5], created_at=row[6], step=row[7],
+                console_token=row[4], projector_key=row[5], created_at=row[6], step=row[7],
                 open=bool(row[8]), revealed=bool(row[9]), closed=bool(row[10]), version=row[11],
                 shuffle=bool(row[12]),
             )
@@ -274,38 +277,27 @@ class Store:
         for session in list(self.sessions.values()):
             self._index(session)
 
-    def _bump(self, db: sqlite3.Connection, session: Session) -> int:
-        db.execute("UPDATE sessions SET version = version + 1 WHERE id = ?", (session.id,))
-        return session.version + 1
-
-    def _forget_results(self, session: Session, group: int | None = None) -> None:
-        if group is not None:
-            self._results.pop((session.id, group), None)
-            self._results.pop((session.id, ROOM), None)
-            return
-        for key in [k for k in self._results if k[0] == session.id]:
-            del self._results[key]
 
     # -- settings ---------------------------------------------------------------------------
     def setting(self, key: str) -> str | None:
         """A stored setting (e.g. the organiser secret)."""
-        with self._lock:
+        with self._writing:
             row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
     def set_setting(self, key: str, value: str) -> None:
         """Store a setting."""
-        with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))
+        self._write(lambda db: db.execute(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value)))
 
     # -- look-ups ---------------------------------------------------------------------------
     def by_code(self, code: str | None) -> Session | None:
         """The session with this join code (open or closed), or None."""
         return self._by_code.get(code) if code else None
 
-    def by_facilitator(self, token: object) -> Session | None:
-        """The session whose facilitator token this is, or None."""
-        return self._by_facilitator.get(token) if isinstance(token, str) else None
+    def by_console(self, token: object) -> Session | None:
+        """The session whose console token this is, or None."""
+        return self._by_console.get(token) if isinstance(token, str) else None
 
     def by_projector(self, key: object) -> Session | None:
         """The session whose projector key this is, or None."""
@@ -320,7 +312,7 @@ class Store:
                        shuffle: bool = True) -> Session:
         """A new session in the lobby with its groups, fresh secrets and a unique join code;
         ``shuffle`` starts each participant's ranking in an order of their own."""
-        with self._transaction() as db:
+        with self._writing, self._lock:
             for _ in range(100):
                 code = workshop.new_join_code()
                 if code not in self._by_code:
@@ -328,217 +320,72 @@ class Store:
             else:  # pragma: no cover - 1e-9 odds
                 raise WorkshopError("bad_request", "Could not find a free join code.")
             fac, proj, created = workshop.new_token(), workshop.new_token(), _now()
-            cur = db.execute(
-                "INSERT INTO sessions (code, title, deck, facilitator_token, projector_key,"
-                " created_at, shuffle) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (code, title, deck_to_json(deck), fac, proj, created, int(shuffle)),
-            )
-            sid = int(cur.lastrowid or 0)
-            db.executemany(
-                "INSERT INTO groups (session_id, number, name) VALUES (?, ?, ?)",
-                [(sid, i, name) for i, name in enumerate(groups, start=1)],
-            )
-            session = Session(sid, code, title, deck, fac, proj, created, shuffle=shuffle)
+
+            def work(db: sqlite3.Connection) -> int:
+                cur = db.execute(
+                    "INSERT INTO sessions (code, title, deck, facilitator_token, projector_key,"
+                    " created_at, shuffle) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (code, title, deck_to_json(deck), fac, proj, created, int(shuffle)),
+                )
+                sid = int(cur.lastrowid or 0)
+                db.executemany(
+                    "INSERT INTO groups (session_id, number, name) VALUES (?, ?, ?)",
+                    [(sid, i, name) for i, name in enumerate(groups, start=1)],
+                )
+                return sid
+
+            session = Session(self._write(work), code, title, deck, fac, proj, created,
+                              shuffle=shuffle)
             session.groups = {i: Group(i, name) for i, name in enumerate(groups, start=1)}
             self._index(session)
         return session
 
-    def _save_session_flags(self, db: sqlite3.Connection, session: Session, **flags: Any) -> None:
-        cols = ", ".join(f"{k} = ?" for k in flags)
-        db.execute(
-            f"UPDATE sessions SET {cols}, version = version + 1 WHERE id = ?",
-            (*(int(v) if isinstance(v, bool) else v for v in flags.values()), session.id),
-        )
+    def open_step(self, session: Session, step: object) -> Change:
+        """Make ``step`` current and open (``Session.open_step``)."""
+        return self._apply(session, lambda: session.open_step(step))
 
-    def open_step(self, session: Session, step: str) -> None:
-        """Make ``step`` current and open. Input steps hide results; the others reveal them.
+    def close_step(self, session: Session) -> Change:
+        """Close the current step (``Session.close_step``)."""
+        return self._apply(session, session.close_step)
 
-        Leaving an open discard step decides the discards, as closing it would.
-        """
-        workshop.check_open(session)
-        step = workshop.check_step_name(step)
-        if step == "discard" and session.deck.discard == 0:
-            raise WorkshopError("wrong_step", "This deck has no discard step.")
-        is_input = step in workshop.INPUT_STEPS
-        decide = session.step == "discard" and session.open and step != "discard"
-        with self._transaction() as db:
-            decisions = self._decide_discards(db, session) if decide else {}
-            self._save_session_flags(db, session, step=step, open=is_input, revealed=not is_input)
-            session.step, session.open, session.revealed = step, is_input, not is_input
-            session.version += 1
-            self._apply_discards(session, decisions)
-
-    def close_step(self, session: Session) -> None:
-        """Close the current step; closing the discard step decides each group's discard."""
-        workshop.check_open(session)
-        deciding = session.step == "discard" and session.open  # closing twice keeps a settle
-        with self._transaction() as db:
-            decisions = self._decide_discards(db, session) if deciding else {}
-            self._save_session_flags(db, session, open=False)
-            session.open = False
-            session.version += 1
-            self._apply_discards(session, decisions)
-
-    def _decide_discards(self, db: sqlite3.Connection, session: Session
-                         ) -> dict[int, tuple[int | None, tuple[int, ...] | None]]:
-        """Each group's plurality discard, or its tied leaders; written inside ``db``'s
-        transaction, applied in memory by ``_apply_discards`` after the commit."""
-        decisions: dict[int, tuple[int | None, tuple[int, ...] | None]] = {}
-        if session.deck.discard == 0:
-            return decisions
-        for number in session.groups:
-            votes = [p.answers["discard"] for p in session.members(number)
-                     if "discard" in p.answers]
-            tally = tally_discard(session.deck.numbers, votes)
-            discard, tied = tally.decided, None if tally.decided else tally.leaders
-            decisions[number] = (discard, tied)
-            self._clear_stale_answers(db, session, number, discard)
-            db.execute(
-                "UPDATE groups SET discard = ?, discard_tied = ? WHERE session_id = ?"
-                " AND number = ?",
-                (discard, json.dumps(tied) if tied else None, session.id, number),
-            )
-        return decisions
-
-    def _apply_discards(self, session: Session,
-                        decisions: dict[int, tuple[int | None, tuple[int, ...] | None]]) -> None:
-        for number, (discard, tied) in decisions.items():
-            self._set_discard(session, number, discard, tied)
-
-    def _set_discard(self, session: Session, number: int, discard: int | None,
-                     tied: tuple[int, ...] | None) -> None:
-        group = session.groups[number]
-        if group.discard != discard:
-            # rankings and top picks made against another discard no longer fit
-            for p in session.members(number):
-                p.answers.pop("rank", None)
-                p.answers.pop("top", None)
-        group.discard, group.discard_tied = discard, tied
-        self._forget_results(session, number)
-
-    def reveal(self, session: Session, revealed: bool) -> None:
+    def reveal(self, session: Session, revealed: bool) -> Change:
         """Show or hide results on the projector."""
-        with self._transaction() as db:
-            self._save_session_flags(db, session, revealed=revealed)
-            session.revealed = revealed
-            session.version += 1
+        return self._apply(session, lambda: session.reveal(revealed))
 
-    def settle(self, session: Session, group: object, statement: object) -> None:
-        """The trainer settles a tied group's discard with one of the tied statements."""
-        workshop.check_open(session)
-        if isinstance(group, bool) or not isinstance(group, int) or group not in session.groups:
-            raise WorkshopError("not_found", "There is no such group in this session.")
-        g = session.groups[group]
-        if not g.discard_tied:
-            raise WorkshopError("bad_request", f"{g.name}'s discard is not tied.")
-        if type(statement) is not int or statement not in g.discard_tied:
-            raise WorkshopError(
-                "not_found", "Choose one of the tied statements: "
-                + ", ".join(str(s) for s in g.discard_tied) + "."
-            )
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE groups SET discard = ?, discard_tied = NULL WHERE session_id = ?"
-                " AND number = ?", (statement, session.id, group),
-            )
-            self._clear_stale_answers(db, session, group, statement)
-            self._bump(db, session)
-            session.version += 1
-            self._set_discard(session, group, statement, None)  # type: ignore[arg-type]
+    def settle(self, session: Session, group: object, statement: object) -> Change:
+        """Settle a tied group's discard (``Session.settle``)."""
+        return self._apply(session, lambda: session.settle(group, statement))
 
-    def _clear_stale_answers(self, db: sqlite3.Connection, session: Session, group: int,
-                             discard: int | None) -> None:
-        if session.groups[group].discard == discard:
-            return
-        numbers = [p.number for p in session.members(group)]
-        db.executemany(
-            "DELETE FROM answers WHERE session_id = ? AND participant = ? AND step IN"
-            " ('rank', 'top')", [(session.id, n) for n in numbers],
-        )
+    def close_session(self, session: Session) -> Change:
+        """Stop joins and answers (``Session.close``). Results stay."""
+        return self._apply(session, session.close)
 
-    def close_session(self, session: Session) -> None:
-        """Stop joins and answers; the join code stops working. Results stay."""
-        with self._transaction() as db:
-            self._save_session_flags(db, session, closed=True, open=False)
-            session.closed, session.open = True, False
-            session.version += 1
-
-    def reset(self, session: Session) -> None:
-        """Remove every participant and answer; back to the lobby with fresh discards.
-
-        Participants are marked removed, not deleted, so their numbers (and socket rooms) are
-        never given to someone who joins afterwards.
-        """
-        with self._transaction() as db:
-            for table in ("answers", "submissions"):
-                db.execute(f"DELETE FROM {table} WHERE session_id = ?", (session.id,))
-            db.execute("UPDATE participants SET removed = 1 WHERE session_id = ?", (session.id,))
-            db.execute(
-                "UPDATE groups SET discard = NULL, discard_tied = NULL WHERE session_id = ?",
-                (session.id,),
-            )
-            self._save_session_flags(db, session, step="lobby", open=False, revealed=False,
-                                     closed=False)
-            for p in session.participants.values():
-                self._by_participant.pop(p.token, None)
-                p.removed = True
-                p.answers.clear()
-                p.submission_ids.clear()
-            for g in session.groups.values():
-                g.discard, g.discard_tied = None, None
-            session.step, session.open, session.revealed, session.closed = (
-                "lobby", False, False, False)
-            session.version += 1
-            self._forget_results(session)
+    def reset(self, session: Session) -> Change:
+        """Remove every participant and answer (``Session.reset``)."""
+        return self._apply(session, session.reset)
 
     def delete_session(self, session: Session) -> None:
         """Delete a session and everything in it (organiser page)."""
-        with self._transaction() as db:
-            for table in ("answers", "submissions", "participants", "groups"):
-                db.execute(f"DELETE FROM {table} WHERE session_id = ?", (session.id,))
-            db.execute("DELETE FROM sessions WHERE id = ?", (session.id,))
+        with self._writing, self._lock:
+            self.commit_staged()
+            self._write_statements([(f"DELETE FROM {table} WHERE session_id = ?", [(session.id,)])
+                                    for table in ("answers", "submissions", "participants",
+                                                  "groups")]
+                                   + [("DELETE FROM sessions WHERE id = ?", [(session.id,)])])
             self._unindex(session)
 
     # -- participants -----------------------------------------------------------------------
     def join(self, session: Session, name: str, group: object) -> Participant:
         """A new participant in ``group`` (or the least filled group when None)."""
-        workshop.check_open(session)
-        number_group = session.group_for_new_participant(group)
-        with self._transaction() as db:
-            number = max(session.participants, default=0) + 1
-            token = workshop.new_token()
-            db.execute(
-                "INSERT INTO participants (session_id, number, group_number, name, token,"
-                " joined_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (session.id, number, number_group, name, token, _now()),
-            )
-            self._bump(db, session)
-            participant = Participant(number, number_group, name, token)
-            session.participants[number] = participant
-            session.version += 1
-            self._by_participant[token] = (session, participant)
-            self._forget_results(session, number_group)
-        return participant
+        change = self._apply(session, lambda: session.join(name, group, workshop.new_token()))
+        assert change.joined is not None
+        return change.joined
 
     def remove_participant(self, session: Session, number: object) -> Participant:
-        """Remove a participant: their token stops working, their answers leave the results."""
-        if isinstance(number, bool) or not isinstance(number, int) or (
-            number not in session.participants or session.participants[number].removed
-        ):
-            raise WorkshopError("not_found", "There is no such participant in this session.")
-        participant = session.participants[number]
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE participants SET removed = 1 WHERE session_id = ? AND number = ?",
-                (session.id, number),
-            )
-            self._bump(db, session)
-            participant.removed = True
-            session.version += 1
-            self._by_participant.pop(participant.token, None)
-            self._forget_results(session, participant.group)
-        return participant
+        """Remove a participant (``Session.remove``); returns them."""
+        return self._apply(session, lambda: session.remove(number)).removed[0]
 
+    # -- answers ----------------------------------------------------------------------------
     def submit(self, session: Session, participant: Participant, step: object, answer: object,
                submission_id: object) -> bool:
         """Save one answer (committed before returning). Returns True for a resent duplicate."""
@@ -565,185 +412,62 @@ class Store:
                 raise WorkshopError("internal", "The server was restoring its state; the answer"
                                     " will be sent again.")
             if submission_id in participant.submission_ids:
-                return _COMMITTED, True
-            key = (session.id, participant.number, submission_id)
-            pending = self._staged_ids.get(key)
+                return COMMITTED, True
+            pending = self.staging.find(session, participant, submission_id)
             if pending is not None:  # resent while the first copy waits for its commit
                 return pending, True
-            value = workshop.check_answer(session, participant, step, answer)
+            value = session.accept_answer(participant, step, answer)
             record = StagedAnswer(session, participant, step, value, submission_id)  # type: ignore[arg-type]
-            self._staged.append(record)
-            self._staged_ids[key] = record
+            self.staging.add(record)
             return record, False
 
-    def commit_staged(self) -> int:
+    def commit_staged(self, on_take: Callable[[], None] | None = None) -> int:
         """Commit every staged answer in one transaction, then apply them in memory in arrival
-        order and mark them done. Returns how many. If the write fails, each record carries
-        the error and nothing changes."""
-        with self._lock:
-            staged = self._staged
-            if not staged:
-                return 0
-            self._staged, self._staged_ids = [], {}
-            saved_at = _now()
-            bumps: dict[int, int] = {}
-            for r in staged:
-                bumps[r.session.id] = bumps.get(r.session.id, 0) + 1
+        order and mark them done. Returns how many. ``on_take`` is called as the answers are
+        taken for the commit; answers staged from then on wait for the next one. If the write
+        fails, each record carries the error and nothing changes."""
+        with self._writing:
+            with self._lock:
+                if on_take is not None:
+                    on_take()
+                staged = self.staging.take()
+                if not staged:
+                    return 0
+                saved_at = _now()
+                bumps = Counter(r.session.id for r in staged)
+                statements: Statements = [
+                    ("INSERT INTO submissions (session_id, participant, submission_id)"
+                     " VALUES (?, ?, ?)",
+                     [(r.session.id, r.participant.number, r.submission_id) for r in staged]),
+                    ("INSERT OR REPLACE INTO answers (session_id, participant, step, answer,"
+                     " submission_id, saved_at) VALUES (?, ?, ?, ?, ?, ?)",
+                     [(r.session.id, r.participant.number, r.step, json.dumps(r.value),
+                       r.submission_id, saved_at) for r in staged]),
+                    ("UPDATE sessions SET version = version + ? WHERE id = ?",
+                     [(n, sid) for sid, n in bumps.items()]),
+                ]
             try:
-                with self._write() as db:
-                    db.executemany(
-                        "INSERT INTO submissions (session_id, participant, submission_id)"
-                        " VALUES (?, ?, ?)",
-                        [(r.session.id, r.participant.number, r.submission_id) for r in staged],
-                    )
-                    db.executemany(
-                        "INSERT OR REPLACE INTO answers (session_id, participant, step, answer,"
-                        " submission_id, saved_at) VALUES (?, ?, ?, ?, ?, ?)",
-                        [(r.session.id, r.participant.number, r.step, json.dumps(r.value),
-                          r.submission_id, saved_at) for r in staged],
-                    )
-                    db.executemany("UPDATE sessions SET version = version + ? WHERE id = ?",
-                                   [(n, sid) for sid, n in bumps.items()])
+                self._write_statements(statements)
             except BaseException as exc:
                 for r in staged:
                     r.error = exc
                 raise
-            for r in staged:
-                r.participant.submission_ids.add(r.submission_id)
-                r.participant.answers[r.step] = r.value
-                r.session.version += 1
-                self._forget_results(r.session, r.participant.group)
-                r.done = True
+            with self._lock:
+                for r in staged:
+                    r.session.record_answer(r.participant, r.step, r.value, r.submission_id)
+                    self.results.forget(r.session, {r.participant.group})
+                    r.done = True
+                self.staging.settle(staged)
             return len(staged)
 
     def staged_count(self) -> int:
         """How many answers wait for the next group commit."""
-        return len(self._staged)
-
-    def _fail_staged(self, error: BaseException) -> None:
-        staged, self._staged, self._staged_ids = self._staged, [], {}
-        for r in staged:
-            r.error = error
-
-    # -- aggregation ------------------------------------------------------------------------
-    def group_result(self, session: Session, number: int):  # -> GroupResult
-        """The group's consensus, computed by the core and cached until the group changes."""
-        key = (session.id, number)
-        result = self._results.get(key)
-        if result is None:
-            members = session.members(number)
-            result = aggregate_group(
-                session.deck.numbers,
-                discard_votes=[p.answers["discard"] for p in members if "discard" in p.answers],
-                group_discard=session.groups[number].discard,
-                rankings=[p.answers["rank"] for p in members if "rank" in p.answers],
-                tops=[p.answers["top"] for p in members if "top" in p.answers],
-                top_size=session.deck.top,
-                participants=len(members),
-                has_discard=session.deck.discard == 1,
-            )
-            self._results[key] = result
-        return result
-
-    def room_result(self, session: Session):  # -> RoomResult
-        """The whole room's view, from the cached group results; cached like them."""
-        key = (session.id, ROOM)
-        result = self._results.get(key)
-        if result is None:
-            groups = [self.group_result(session, number) for number in session.groups]
-            rankings_by_group = [
-                [p.answers["rank"] for p in session.members(number) if "rank" in p.answers]
-                for number in session.groups
-            ]
-            result = aggregate_room(session.deck.numbers, groups, rankings_by_group,
-                                    session.deck.top)
-            self._results[key] = result
-        return result
-
-    def responses(self, session: Session) -> list[ResponseRow]:
-        """One row per active participant, in the CSV contract's terms."""
-        rows = []
-        for p in session.active():
-            group = session.groups[p.group]
-            rows.append(ResponseRow(
-                session=session.code,
-                group=group.name,
-                participant=str(p.number),
-                discard_vote=p.answers.get("discard"),
-                group_discard=group.discard,
-                ranking=tuple(p.answers["rank"]) if "rank" in p.answers else None,
-                top=tuple(p.answers["top"]) if "top" in p.answers else None,
-                extra={"name": p.name},
-            ))
-        return rows
+        return len(self.staging)
 
     def dump(self) -> dict[str, list[tuple]]:
         """Every row of every table, for tests that prove a request changed nothing."""
-        with self._lock:
+        with self._writing:
             return {
                 table: sorted(self._db.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
                 for table in ("sessions", "groups", "participants", "answers", "submissions")
             }
-
-
-class GroupCommit:
-    """Commits answers in groups: one transaction (and one disk flush) for every answer that
-    arrives while the previous group is written, instead of one per answer.
-
-    A handler stages an answer in the store, then calls ``wait``: the first waiter starts a
-    writer task, and every answer staged before that task runs shares its commit. The writer
-    runs after the handlers already scheduled, so in a burst one commit carries many answers
-    and on a quiet server it carries one, at once. ``start_task`` and ``make_event`` come from
-    the async mode in use (eventlet, gevent or threads).
-    """
-
-    WAIT_LIMIT = 1.0  # seconds a waiter trusts the writer before committing by itself
-
-    def __init__(self, store: Store, start_task: Callable[..., Any],
-                 make_event: Callable[[], Any], max_group: int = 100) -> None:
-        self.store = store
-        self._start_task = start_task
-        self._make_event = make_event
-        self._lock = threading.Lock()
-        self._pending: Any = None  # the event of the writer that has not started yet
-        self.max_group = max_group
-        self.commits = 0  # transactions written, and answers in them (tests read these)
-        self.answers = 0
-
-    def wait(self, record: StagedAnswer) -> None:
-        """Block this task until ``record`` is committed; raise ``WorkshopError`` if its commit
-        failed (nothing was saved, and the phone sends it again).
-
-        Once ``max_group`` answers are staged, the task that stages the next one commits the
-        group itself instead of waiting, so no more than about that many tasks (each holding
-        its stack and request) are ever parked here at once."""
-        while not record.done and record.error is None:
-            started = True
-            with self._lock:
-                event = self._pending
-                if event is None:
-                    event = self._pending = self._make_event()
-                    try:
-                        self._start_task(self._run, event)
-                    except Exception:  # no task could be started: this one writes
-                        log.exception("could not start the group commit writer")
-                        started = False
-            if not started or self.store.staged_count() >= self.max_group:
-                self._run(event)
-            elif not event.wait(self.WAIT_LIMIT):
-                self._run(event)  # the writer is late (or gone): never wait on it for ever
-        record.result()
-
-    def _run(self, event: Any) -> None:
-        try:
-            with self._lock:
-                if self._pending is event:
-                    self._pending = None  # answers staged from now on go with the next writer
-            written = self.store.commit_staged()
-            if written:
-                self.commits += 1
-                self.answers += written
-        except Exception:
-            log.exception("group commit failed")
-        finally:
-            event.set()

@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 
 from facilitator import export, session_setup, workshop
 from facilitator.decks import DEFAULT_DECK_ID, Deck, DeckError, deck_from_text, load_decks
+from facilitator.services import error_body, error_for, services
 from facilitator.store import Store
 from facilitator.workshop import Session, WorkshopError
 
@@ -38,7 +39,7 @@ EXPORTS = ("responses", "summary", "groups")
 
 def store() -> Store:
     """The app's store."""
-    return current_app.extensions["facilitator.store"]
+    return services().store
 
 
 def decks() -> dict[str, Deck]:
@@ -58,11 +59,11 @@ def session_links(s: Session) -> dict[str, Any]:
     base = public_base()
     return {
         "code": s.code,
-        "facilitator_url": url_for("facilitator.console", token=s.facilitator_token),
+        "facilitator_url": url_for("facilitator.console", token=s.console_token),
         "projector_url": url_for("facilitator.projector", key=s.projector_key),
         "join_url": f"{base}/j/{s.code}",
         "qr_url": url_for("facilitator.qr", code=s.code),
-        "exports": {kind: url_for("facilitator.session_export", token=s.facilitator_token,
+        "exports": {kind: url_for("facilitator.session_export", token=s.console_token,
                                   kind=kind) for kind in EXPORTS},
     }
 
@@ -94,7 +95,7 @@ def http_error(exc: HTTPException) -> tuple[Response | str, int]:
         message = "The request is too large."
     if request.path.startswith("/api/") or status == 413:
         code = ERROR_CODES.get(status, "bad_request")
-        return jsonify(error={"code": code, "message": message}), status
+        return jsonify(error_body(code, message)), status
     title = exc.name[:1] + exc.name[1:].lower()  # "Not found", "Method not allowed"
     return render_template("error.html", title=title, message=message), status
 
@@ -129,7 +130,7 @@ def phone(code: str = "") -> str:
 @bp.get("/facilitator/<token>")
 def console(token: str) -> str:
     """The trainer's console (private link)."""
-    s = store().by_facilitator(token) or abort(404)
+    s = store().by_console(token) or abort(404)
     return render_template("facilitator.html", token=token, title=s.title, **session_links(s))
 
 
@@ -161,7 +162,7 @@ def api_decks() -> Response:
 
 
 def _api_error(code: str, message: str, status: int = 400) -> tuple[Response, int]:
-    return jsonify(error={"code": code, "message": message}), status
+    return jsonify(error_body(code, message)), status
 
 
 @bp.post("/api/sessions")
@@ -179,11 +180,11 @@ def create_session() -> tuple[Response, int]:
         if not isinstance(shuffle, bool):
             raise WorkshopError("bad_request", "shuffle must be true or false.")
     except (DeckError, WorkshopError) as exc:
-        return _api_error(getattr(exc, "code", "bad_request"), str(exc))
+        return jsonify(error_for(exc)), 400
     s = store().create_session(deck, title, groups, shuffle=shuffle)
     links = session_links(s)
     links.pop("exports")
-    links.update(facilitator_token=s.facilitator_token, projector_key=s.projector_key)
+    links.update(facilitator_token=s.console_token, projector_key=s.projector_key)
     return jsonify(links), 201
 
 
@@ -215,7 +216,7 @@ def csv_response(data: bytes, filename: str) -> Response:
 def export_bytes(sessions: list[Session], kind: str) -> bytes:
     """responses/summary/groups CSV for one or more sessions run with the same deck."""
     deck = sessions[0].deck
-    rows = [row for s in sessions for row in store().responses(s)]
+    rows = [row for s in sessions for row in export.session_rows(s)]
     if kind == "responses":
         return export.responses_csv(rows, deck, extra_columns=("name",))
     summary_rows, group_rows = export.summarise(rows, deck)
@@ -225,7 +226,7 @@ def export_bytes(sessions: list[Session], kind: str) -> bytes:
 @bp.get("/facilitator/<token>/export/<kind>.csv")
 def session_export(token: str, kind: str) -> Response:
     """This session's CSV, at any time (mid-session too)."""
-    s = store().by_facilitator(token) or abort(404)
+    s = store().by_console(token) or abort(404)
     if kind not in EXPORTS:
         abort(404)
     return csv_response(export_bytes([s], kind), f"{s.code}-{kind}.csv")
@@ -259,7 +260,7 @@ def organiser() -> str:
                 "closed": s.closed, "participants": len(s.active()), "groups": len(s.groups),
                 "deck_title": s.deck.title,
                 # a trainer who lost the console link gets it back here
-                "console_url": url_for("facilitator.console", token=s.facilitator_token),
+                "console_url": url_for("facilitator.console", token=s.console_token),
             })
     return render_template("organiser.html", authenticated=_organiser(), sessions=listing,
                            error=request.args.get("error"), csrf=_csrf())
@@ -269,7 +270,7 @@ def organiser() -> str:
 def organiser_login() -> Response:
     """Check the organiser secret."""
     _check_csrf()
-    guard = current_app.extensions["facilitator.guard"]
+    guard = services().guard
     address = request.remote_addr or "?"
     if guard.join_blocked(address):
         return _back_to_organiser("Too many wrong secrets; wait a minute and try again.")
@@ -319,6 +320,6 @@ def organiser_delete(code: str) -> Response:
         abort(403)
     _check_csrf()
     s = store().by_code(code) or abort(404)
-    current_app.extensions["facilitator.broadcaster"].forget(s)
+    services().broadcaster.forget(s)
     store().delete_session(s)
     return redirect(url_for("facilitator.organiser"))

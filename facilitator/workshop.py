@@ -1,8 +1,11 @@
 """The workshop's domain model: sessions, table groups, participants, steps and their rules.
 
-Plain dataclasses and functions, no Flask, no sockets, no SQL. The store keeps these objects in
-memory (loaded from SQLite at start) and persists every change before it is applied here; the
-socket handlers translate ``WorkshopError`` into the protocol's error shape.
+Plain dataclasses and functions, no Flask, no sockets, no SQL. Each rule is a method of
+``Session``: it checks the request (raising ``WorkshopError`` and changing nothing), applies the
+rule to the session, its groups and participants, bumps ``version`` once, and returns a
+``Change`` saying what changed. The store persists that change (and rebuilds the objects from
+the database if the write fails); the socket handlers translate ``WorkshopError`` into the
+protocol's error shape.
 """
 
 from __future__ import annotations
@@ -12,7 +15,13 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from facilitator.consensus import AnswerError, check_discard_vote, check_ranking, check_top
+from facilitator.consensus import (
+    AnswerError,
+    check_discard_vote,
+    check_ranking,
+    check_top,
+    tally_discard,
+)
 from facilitator.decks import Deck
 
 STEPS: tuple[str, ...] = ("lobby", "discard", "rank", "similarities", "top", "results")
@@ -46,7 +55,7 @@ class WorkshopError(Exception):
 
 
 def new_token() -> str:
-    """A 192-bit URL-safe secret (participant and facilitator tokens)."""
+    """A 192-bit URL-safe secret (participant and console tokens)."""
     return secrets.token_urlsafe(24)
 
 
@@ -114,15 +123,39 @@ class Group:
     discard_tied: tuple[int, ...] | None = None
 
 
+@dataclass(eq=False)
+class Change:
+    """What one rule changed in a session, for the store to persist and the handlers to tell.
+
+    The session's own fields (step, open, revealed, closed, version) are always saved with it.
+    """
+
+    session: Session
+    groups: set[int] = field(default_factory=set)  # groups whose discard (or tie) was set
+    cleared: list[Participant] = field(default_factory=list)  # lost their rank and top answers
+    joined: Participant | None = None
+    removed: list[Participant] = field(default_factory=list)
+    reset: bool = False  # every answer and submission of the session is gone
+
+    def stale_groups(self) -> set[int]:
+        """Groups whose results (consensus) may differ after this change."""
+        stale = set(self.groups)
+        stale.update(p.group for p in self.cleared)
+        stale.update(p.group for p in self.removed)
+        if self.joined is not None:
+            stale.add(self.joined.group)
+        return stale
+
+
 @dataclass
 class Session:
-    """A live (or past) workshop session."""
+    """A live (or past) workshop session, and the rules that change it."""
 
     id: int
     code: str
     title: str
     deck: Deck
-    facilitator_token: str
+    console_token: str
     projector_key: str
     created_at: str
     step: str = "lobby"
@@ -169,44 +202,166 @@ class Session:
             raise WorkshopError("not_found", "There is no such group in this session.")
         return requested
 
+    def check_open(self) -> None:
+        """Refuse anything but reading on a closed session."""
+        if self.closed:
+            raise WorkshopError("session_closed", "This session has been closed by the trainer.")
+
+    # -- rules ------------------------------------------------------------------------------
+    def join(self, name: str, group: object, token: str) -> Change:
+        """A new participant (numbered after everyone who ever joined) in ``group``, or in the
+        least filled group when None."""
+        self.check_open()
+        number_group = self.group_for_new_participant(group)
+        number = max(self.participants, default=0) + 1
+        participant = Participant(number, number_group, name, token)
+        self.participants[number] = participant
+        return self._changed(Change(self, joined=participant))
+
+    def remove(self, number: object) -> Change:
+        """Remove a participant: their token stops working, their answers leave the results."""
+        if isinstance(number, bool) or not isinstance(number, int) or (
+            number not in self.participants or self.participants[number].removed
+        ):
+            raise WorkshopError("not_found", "There is no such participant in this session.")
+        participant = self.participants[number]
+        participant.removed = True
+        return self._changed(Change(self, removed=[participant]))
+
+    def open_step(self, step: object) -> Change:
+        """Make ``step`` current and open. Input steps hide results; the others reveal them.
+        Leaving an open discard step decides the discards, as closing it would."""
+        self.check_open()
+        step = check_step_name(step)
+        if step == "discard" and self.deck.discard == 0:
+            raise WorkshopError("wrong_step", "This deck has no discard step.")
+        change = Change(self)
+        if self.step == "discard" and self.open and step != "discard":
+            self._decide_discards(change)
+        is_input = step in INPUT_STEPS
+        self.step, self.open, self.revealed = step, is_input, not is_input
+        return self._changed(change)
+
+    def close_step(self) -> Change:
+        """Close the current step; closing the discard step decides each group's discard
+        (closing it twice keeps a settled discard)."""
+        self.check_open()
+        change = Change(self)
+        if self.step == "discard" and self.open:
+            self._decide_discards(change)
+        self.open = False
+        return self._changed(change)
+
+    def reveal(self, revealed: bool) -> Change:
+        """Show or hide results on the projector."""
+        self.revealed = revealed
+        return self._changed(Change(self))
+
+    def settle(self, group: object, statement: object) -> Change:
+        """The trainer settles a tied group's discard with one of the tied statements."""
+        self.check_open()
+        if isinstance(group, bool) or not isinstance(group, int) or group not in self.groups:
+            raise WorkshopError("not_found", "There is no such group in this session.")
+        g = self.groups[group]
+        if not g.discard_tied:
+            raise WorkshopError("bad_request", f"{g.name}'s discard is not tied.")
+        if type(statement) is not int or statement not in g.discard_tied:
+            raise WorkshopError(
+                "not_found", "Choose one of the tied statements: "
+                + ", ".join(str(s) for s in g.discard_tied) + "."
+            )
+        change = Change(self)
+        self._set_discard(change, group, statement, None)
+        return self._changed(change)
+
+    def accept_answer(self, participant: Participant, step: object, answer: object) -> Any:
+        """Validate one answer from this participant now; returns it normalised, changing
+        nothing (``record_answer`` applies it once it is saved)."""
+        self.check_open()
+        if participant.removed:
+            raise WorkshopError("bad_token", "You have been removed from this session.")
+        if step not in INPUT_STEPS:
+            raise WorkshopError("bad_request", "step must be one of discard, rank, top.")
+        if step == "discard" and self.deck.discard == 0:
+            raise WorkshopError("wrong_step", "This deck has no discard step.")
+        if step != self.step:
+            raise WorkshopError("wrong_step", f"The {step} step is not the current step.")
+        if not self.open:
+            raise WorkshopError("step_closed", f"The {step} step is closed.")
+        try:
+            if step == "discard":
+                return check_discard_vote(self.deck.numbers, answer)
+            remaining = self.remaining(participant.group)
+            if remaining is None:
+                raise WorkshopError(
+                    "awaiting_discard",
+                    "Your group's discard is tied; the trainer will settle it in a moment.",
+                )
+            discarded = self.groups[participant.group].discard
+            if step == "rank":
+                return list(check_ranking(remaining, answer, discarded))
+            return list(check_top(remaining, answer, self.deck.top, discarded))
+        except AnswerError as exc:
+            raise WorkshopError("invalid_answer", str(exc), rule=exc.rule) from exc
+
+    def record_answer(self, participant: Participant, step: str, value: Any,
+                      submission_id: str) -> None:
+        """Apply an accepted (and saved) answer: it replaces the participant's answer for
+        ``step`` and its submission id is remembered, so a resend is a duplicate."""
+        participant.answers[step] = value
+        participant.submission_ids.add(submission_id)
+        self.version += 1
+
+    def close(self) -> Change:
+        """Stop joins and answers; the join code stops working. Results stay."""
+        self.closed, self.open = True, False
+        return self._changed(Change(self))
+
+    def reset(self) -> Change:
+        """Remove every participant and answer; back to the lobby with fresh discards.
+
+        Participants are marked removed, not deleted, so their numbers (and socket rooms) are
+        never given to someone who joins afterwards.
+        """
+        change = Change(self, groups=set(self.groups), reset=True, removed=self.active())
+        for p in self.participants.values():
+            p.removed = True
+            p.answers.clear()
+            p.submission_ids.clear()
+        for g in self.groups.values():
+            g.discard, g.discard_tied = None, None
+        self.step, self.open, self.revealed, self.closed = "lobby", False, False, False
+        return self._changed(change)
+
+    # -- helpers of the rules -----------------------------------------------------------------
+    def _changed(self, change: Change) -> Change:
+        self.version += 1
+        return change
+
+    def _decide_discards(self, change: Change) -> None:
+        """Each group's plurality discard, or its tied leaders (the trainer settles those)."""
+        if self.deck.discard == 0:
+            return
+        for number in self.groups:
+            votes = [p.answers["discard"] for p in self.members(number) if "discard" in p.answers]
+            tally = tally_discard(self.deck.numbers, votes)
+            self._set_discard(change, number, tally.decided,
+                              None if tally.decided else tally.leaders)
+
+    def _set_discard(self, change: Change, number: int, discard: int | None,
+                     tied: tuple[int, ...] | None) -> None:
+        group = self.groups[number]
+        if group.discard != discard:
+            # rankings and top picks made against another discard no longer fit
+            for p in self.members(number):
+                p.answers.pop("rank", None)
+                p.answers.pop("top", None)
+                change.cleared.append(p)
+        group.discard, group.discard_tied = discard, tied
+        change.groups.add(number)
+
 
 # -- rules ----------------------------------------------------------------------------------
-def check_open(session: Session) -> None:
-    """Refuse anything but reading on a closed session."""
-    if session.closed:
-        raise WorkshopError("session_closed", "This session has been closed by the trainer.")
-
-
-def check_answer(session: Session, participant: Participant, step: object, answer: object) -> Any:
-    """Validate one submitted answer for this participant now; returns the normalised answer."""
-    check_open(session)
-    if participant.removed:
-        raise WorkshopError("bad_token", "You have been removed from this session.")
-    if step not in INPUT_STEPS:
-        raise WorkshopError("bad_request", "step must be one of discard, rank, top.")
-    if step == "discard" and session.deck.discard == 0:
-        raise WorkshopError("wrong_step", "This deck has no discard step.")
-    if step != session.step:
-        raise WorkshopError("wrong_step", f"The {step} step is not the current step.")
-    if not session.open:
-        raise WorkshopError("step_closed", f"The {step} step is closed.")
-    try:
-        if step == "discard":
-            return check_discard_vote(session.deck.numbers, answer)
-        remaining = session.remaining(participant.group)
-        if remaining is None:
-            raise WorkshopError(
-                "awaiting_discard",
-                "Your group's discard is tied; the trainer will settle it in a moment.",
-            )
-        discarded = session.groups[participant.group].discard
-        if step == "rank":
-            return list(check_ranking(remaining, answer, discarded))
-        return list(check_top(remaining, answer, session.deck.top, discarded))
-    except AnswerError as exc:
-        raise WorkshopError("invalid_answer", str(exc), rule=exc.rule) from exc
-
-
 def check_submission_id(value: object) -> str:
     """A client-generated submission id: 1–64 printable ASCII characters."""
     if (

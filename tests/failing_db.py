@@ -1,5 +1,6 @@
-"""A stand-in for the store's SQLite connection whose COMMIT fails, as on a full disk; shared
-by the store tests and tests/group_commit_stress.py."""
+"""Stand-ins for the store's SQLite connection: one whose COMMIT fails, as on a full disk (the
+store tests and tests/group_commit_stress.py), one whose COMMIT stalls
+(tests/stalled_disk_server.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,22 @@ class FailingCommit:
     def execute(self, sql, *args):
         if sql == "COMMIT" and self.fail:
             raise sqlite3.OperationalError("database or disk is full")
+        return self.db.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.db, name)
+
+
+class StallingCommit:
+    """Wraps a connection; every COMMIT first blocks its thread for ``seconds`` (a disk flush
+    that stalls). ``sleep`` must really block: under eventlet, the unpatched ``time.sleep``."""
+
+    def __init__(self, db: sqlite3.Connection, seconds: float, sleep) -> None:
+        self.db, self.seconds, self.sleep = db, seconds, sleep
+
+    def execute(self, sql, *args):
+        if sql == "COMMIT":
+            self.sleep(self.seconds)
         return self.db.execute(sql, *args)
 
     def __getattr__(self, name):

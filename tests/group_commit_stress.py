@@ -3,7 +3,8 @@ tests/test_faults.py (eventlet is never patched into the pytest process).
 
 Sixty phones (greenlets) submit and resubmit discard votes through ``Store.stage_submit`` and
 ``GroupCommit.wait`` while the trainer closes, reopens and reveals, and a fifth of the COMMITs
-(the writer's and the trainer's) fail as on a full disk. Prints one JSON line per seed: how many
+(the writer's and the trainer's) fail as on a full disk; commits run in tpool's real threads, as
+the launcher runs them. Prints one JSON line per seed: how many
 answers were acknowledged, how many of those are missing from the database (must be 0), how many
 submissions differ between the database and memory (must be 0), and the commits and answers the
 group commit wrote.
@@ -23,6 +24,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import eventlet.tpool  # noqa: E402
 from engineio.async_drivers.eventlet import Event  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -30,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from failing_db import FailingCommit  # noqa: E402
 
 from facilitator.decks import load_decks  # noqa: E402
-from facilitator.store import GroupCommit, Store  # noqa: E402
+from facilitator.group_commit import GroupCommit  # noqa: E402
+from facilitator.store import Store  # noqa: E402
 from facilitator.workshop import WorkshopError  # noqa: E402
 
 PHONES = 60
@@ -39,7 +42,8 @@ TRAINER_MOVES = 150
 
 def run(seed: int) -> dict:
     rnd = random.Random(seed)
-    store = Store(Path(tempfile.mkdtemp()) / "stress.sqlite3")
+    # commits in tpool's real threads, as the launcher runs them
+    store = Store(Path(tempfile.mkdtemp()) / "stress.sqlite3", blocking=eventlet.tpool.execute)
     session = store.create_session(load_decks()["task-5-1"], "T", ["A", "B"])
     tokens = [store.join(session, f"p{i}", 1 + i % 2).token for i in range(PHONES)]
     store.open_step(session, "discard")

@@ -17,7 +17,8 @@ import pytest
 from failing_db import FailingCommit
 
 from facilitator.decks import load_decks
-from facilitator.store import GroupCommit, Store
+from facilitator.group_commit import GroupCommit
+from facilitator.store import Store
 from facilitator.workshop import WorkshopError
 
 
@@ -223,6 +224,14 @@ def test_objects_looked_up_before_a_failed_write_rebuilt_memory_are_refused(worl
     with pytest.raises(WorkshopError) as exc:  # a handler still holding the old objects
         store.stage_submit(session, phones[0], "discard", 3, "stale")
     assert exc.value.code == "internal" and store.staged_count() == 0
+    before = store.dump()
+    for rule, args in ((store.close_step, ()), (store.open_step, ("rank",)),
+                       (store.reveal, (True,)), (store.join, ("late", 1)),
+                       (store.remove_participant, (1,)), (store.reset, ())):
+        with pytest.raises(WorkshopError) as exc:  # a console event waiting for the lock
+            rule(session, *args)
+        assert exc.value.code == "internal"
+    assert store.dump() == before
     fresh_session, fresh_phone = store.by_participant(phones[0].token)
     assert store.submit(fresh_session, fresh_phone, "discard", 3, "stale") is False
 
@@ -233,3 +242,37 @@ def test_an_answer_for_a_deleted_session_is_refused_not_staged(world):
     with pytest.raises(WorkshopError) as exc:
         store.stage_submit(session, phones[0], "discard", 3, "orphan")
     assert exc.value.code == "bad_token" and store.staged_count() == 0
+
+
+def test_answers_are_staged_while_the_previous_group_is_flushed_to_disk(tmp_path):
+    """The COMMIT runs through ``blocking`` (a thread under eventlet): while it flushes, phones
+    go on staging, a resend of an answer in that commit waits for it, and the next group
+    carries the rest."""
+    hold, flushing, release = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_flush(fn, *args):
+        if hold.is_set():
+            flushing.set()
+            release.wait(5)
+        return fn(*args)
+
+    store = Store(tmp_path / "db.sqlite3", blocking=slow_flush)
+    session = store.create_session(load_decks()["task-5-1"], "T", ["A", "B"])
+    first, second = (store.join(session, name, 1) for name in ("p1", "p2"))
+    store.open_step(session, "discard")
+    record, _ = store.stage_submit(session, first, "discard", 2, "one")
+    hold.set()
+    writer = threading.Thread(target=store.commit_staged)
+    writer.start()
+    assert flushing.wait(5)
+    started = time.monotonic()
+    again, duplicate = store.stage_submit(session, first, "discard", 2, "one")
+    later, _ = store.stage_submit(session, second, "discard", 5, "two")
+    assert time.monotonic() - started < 1  # nobody waited for the disk
+    assert again is record and duplicate and not record.done and store.staged_count() == 1
+    release.set()
+    writer.join(5)
+    assert record.done and not later.done and second.answers == {}
+    assert store.commit_staged() == 1 and later.done
+    assert answers_in_db(store) == 2
+    store.close()

@@ -17,11 +17,13 @@ import unicodedata
 from types import SimpleNamespace
 
 import pytest
+from driver import call, create
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from facilitator import events as events_module
 from facilitator import workshop
+from facilitator.services import services
 
 pytestmark = pytest.mark.faults
 
@@ -46,11 +48,6 @@ GROUP1_REMAINING = [1, 2, 4, 5, 6, 7, 8, 9, 10]  # group 1 discarded statement 3
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def call(sock, event, *args):
-    """Emit with an ack and return the ack."""
-    return sock.emit(event, *args, callback=True)
-
-
 def assert_refused(ack) -> None:
     """The protocol's one error shape, with a documented code and a message for a person."""
     assert isinstance(ack, dict) and set(ack) == {"ok", "error"}, ack
@@ -64,14 +61,6 @@ def assert_refused(ack) -> None:
         assert error["code"] == "invalid_answer" and error["rule"] in ANSWER_RULES
 
 
-def create(http, **body) -> dict:
-    """POST /api/sessions and return the answer."""
-    body.setdefault("deck", "task-5-1")
-    r = http.post("/api/sessions", json=body)
-    assert r.status_code == 201, r.get_json()
-    return r.get_json()
-
-
 class World:
     """Two sessions with phones in every situation the fuzzers need.
 
@@ -82,9 +71,9 @@ class World:
 
     def __init__(self, app):
         self.app = app
-        self.socketio = app.extensions["facilitator.socketio"]
-        self.store = app.extensions["facilitator.store"]
-        self.guard = app.extensions["facilitator.guard"]
+        self.socketio = services(app).socketio
+        self.store = services(app).store
+        self.guard = services(app).guard
         http = app.test_client()
         self.a = create(http, groups=["Table 1", "Table 2", "Table 3"])
         self.b = create(http, groups=["Table 1"])
@@ -550,8 +539,8 @@ def test_a_phone_that_joined_cannot_send_console_events_from_its_own_socket(worl
 def test_session_a_facilitator_token_controls_only_session_a(app):
     """Fields naming session B (its id, code, groups, participants) are ignored: A's token acts
     on A or is refused, and B's phones, console and projector hear nothing."""
-    socketio = app.extensions["facilitator.socketio"]
-    store = app.extensions["facilitator.store"]
+    socketio = services(app).socketio
+    store = services(app).store
     http = app.test_client()
     a, b = create(http, groups=["A1"]), create(http, groups=["B1", "B2"])
     session_b = store.by_code(b["code"])
@@ -683,8 +672,8 @@ def assert_no_formulas(data: bytes) -> list[list[str]]:
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES, ids=range(len(HOSTILE_NAMES)))
 def test_a_hostile_name_is_stored_capped_and_as_plain_text(app, name):
-    socketio = app.extensions["facilitator.socketio"]
-    store = app.extensions["facilitator.store"]
+    socketio = services(app).socketio
+    store = services(app).store
     info = create(app.test_client(), groups=["Table 1"])
     phone = socketio.test_client(app)
     ack = call(phone, "join", {"code": info["code"], "name": name})
@@ -711,7 +700,7 @@ def test_hostile_names_keep_what_a_person_would_read():
 def test_hostile_names_and_group_names_are_neutralised_in_every_csv_export(app):
     """Participant names (the responses.csv ``name`` column) and trainer-chosen group names (all
     three files) never reach a spreadsheet as formulas."""
-    socketio = app.extensions["facilitator.socketio"]
+    socketio = services(app).socketio
     http = app.test_client()
     groups = ['=HYPERLINK("http://evil.example","x")', "+Table", "@Table", "-Table", "Table 5"]
     info = create(http, groups=groups)
@@ -747,7 +736,7 @@ def test_hostile_names_and_group_names_are_neutralised_in_every_csv_export(app):
 def test_names_in_the_console_snapshot_are_data_not_markup(app):
     """The server never builds HTML from names: they travel as JSON strings, exactly as
     stored, for the pages to set with textContent (the browser test checks the pages)."""
-    socketio = app.extensions["facilitator.socketio"]
+    socketio = services(app).socketio
     info = create(app.test_client(), groups=["Table 1"])
     console = socketio.test_client(app)
     assert call(console, "facilitate", {"token": info["facilitator_token"]})["ok"]

@@ -3,49 +3,11 @@ websockets, as phones and a projector meet it."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 import socketio
+from driver import Client
 
 pytestmark = pytest.mark.server
-
-
-class Client:
-    """A python-socketio client that records pushed events."""
-
-    def __init__(self, url: str, transports=("websocket",)):
-        self.sio = socketio.Client(reconnection=False)
-        self.received: dict[str, list] = {}
-        self.lock = threading.Lock()
-
-        @self.sio.on("*")
-        def record(event, data=None):
-            with self.lock:
-                self.received.setdefault(event, []).append(data)
-
-        self.sio.connect(url, transports=list(transports), wait_timeout=10)
-
-    def call(self, event: str, **data):
-        return self.sio.call(event, data, timeout=10)
-
-    def last(self, event: str):
-        with self.lock:
-            return (self.received.get(event) or [None])[-1]
-
-    def wait_for(self, event: str, predicate, timeout: float = 5.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                for data in reversed(self.received.get(event, [])):
-                    if predicate(data):
-                        return data
-            time.sleep(0.02)
-        raise AssertionError(f"no {event} matching within {timeout}s; last: {self.last(event)}")
-
-    def close(self):
-        self.sio.disconnect()
 
 
 def test_phones_run_a_session_against_the_real_server(live_server):

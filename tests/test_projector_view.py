@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_server import Room, call, events
+from driver import Room, call, received
 
 
 def play_to_similarities(room: Room) -> None:
@@ -30,7 +30,7 @@ def test_the_projector_shows_the_steps_view_until_the_trainer_chooses(app, socke
     room.projector.get_received()
     snap = room.control("show_on_projector", view="statement", statement=9)
     assert snap["projector_view"] == {"view": "statement", "statement": 9}
-    assert events(room.projector, "snapshot")[-1]["projector_view"]["statement"] == 9
+    assert received(room.projector, "snapshot")[-1]["projector_view"]["statement"] == 9
     # a new step brings back the step's own view
     snap = room.control("open_step", step="top")
     assert snap["projector_view"] == {"view": "step"}
@@ -55,7 +55,7 @@ def test_each_phone_gets_its_tables_similarities_and_where_it_stands_apart(app, 
     room = Room(app, socketio, groups=["Table 1", "Table 2", "Table 3"])
     play_to_similarities(room)
     sock, _ = room.phones["a"]
-    state = events(sock, "state")[-1]
+    state = received(sock, "state")[-1]
     similar = state["similarities"]
     assert similar["consensus_order"][0] == 9
     assert 9 in similar["agreed"]

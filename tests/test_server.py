@@ -7,70 +7,14 @@ import csv
 import io
 
 import pytest
+from driver import Room, call, create, received
 from failing_db import FailingCommit
 
 from facilitator import create_app
 from facilitator.consensus import aggregate_group
+from facilitator.services import services
 
 TASK = list(range(1, 11))
-
-
-def create(client, **body) -> dict:
-    """POST /api/sessions and return the answer."""
-    body.setdefault("deck", "task-5-1")
-    body.setdefault("groups", ["Table 1", "Table 2"])
-    r = client.post("/api/sessions", json=body)
-    assert r.status_code == 201, r.get_json()
-    return r.get_json()
-
-
-def call(sock, event, **data):
-    """Emit with an ack and return the ack."""
-    return sock.emit(event, data, callback=True)
-
-
-def events(sock, name):
-    """The payloads of every ``name`` event this client received since last asked."""
-    return [e["args"][0] for e in sock.get_received() if e["name"] == name]
-
-
-class Room:
-    """A session with its console, projector and phones, driven through the protocol."""
-
-    def __init__(self, app, socketio, **body):
-        self.app, self.socketio = app, socketio
-        self.http = app.test_client()
-        self.info = create(self.http, **body)
-        self.token = self.info["facilitator_token"]
-        self.console = socketio.test_client(app)
-        assert call(self.console, "facilitate", token=self.token)["ok"]
-        self.projector = socketio.test_client(app)
-        assert call(self.projector, "watch", projector=self.info["projector_key"])["ok"]
-        self.phones: dict[str, tuple] = {}
-
-    def join(self, who: str, group: int | None, name: str | None = None):
-        sock = self.socketio.test_client(self.app)
-        ack = call(sock, "join", code=self.info["code"], name=name or who, group=group)
-        assert ack["ok"], ack
-        self.phones[who] = (sock, ack["token"])
-        return ack
-
-    def control(self, event, **data):
-        ack = call(self.console, event, token=self.token, **data)
-        assert ack["ok"], ack
-        return ack["snapshot"]
-
-    def submit(self, who, step, answer, sid=None):
-        sock, token = self.phones[who]
-        sid = sid or f"{who}-{step}-{answer}"
-        return call(sock, "submit", token=token, step=step, answer=answer, id=sid)
-
-    def drain(self):
-        for sock, _ in self.phones.values():
-            if sock.is_connected():
-                sock.get_received()
-        self.console.get_received()
-        self.projector.get_received()
 
 
 @pytest.fixture
@@ -136,8 +80,8 @@ def test_a_wrong_join_code_is_refused(app, socketio, room):
 def test_the_console_sees_joins_and_the_projector_sees_names_not_ids(room):
     room.drain()
     room.join("ana", 1, name="Ana")
-    console = events(room.console, "snapshot")[-1]
-    projector = events(room.projector, "snapshot")[-1]
+    console = received(room.console, "snapshot")[-1]
+    projector = received(room.projector, "snapshot")[-1]
     assert console["groups"][0]["participants"][0]["name"] == "Ana"
     assert projector["groups"][0]["names"] == ["Ana"]
     assert "participants" not in projector["groups"][0]
@@ -177,7 +121,7 @@ def test_the_whole_flow_from_discard_to_results(room, store):
     room.control("close_step")
     room.drain()
     room.control("open_step", step="results")
-    projector = events(room.projector, "snapshot")[-1]
+    projector = received(room.projector, "snapshot")[-1]
     group1 = projector["results"]["groups"][0]
     expected = aggregate_group(TASK, discard_votes=[3, 3, 5], group_discard=3,
                                rankings=[ranks[w] for w in "abc"],
@@ -193,12 +137,12 @@ def test_results_stay_off_the_projector_until_revealed(room):
     play_discard(room, {"a": 2})
     room.drain()
     room.submit("a", "discard", 4, sid="change")
-    assert events(room.projector, "snapshot")[-1]["results"] is None
-    assert events(room.console, "snapshot")[-1]["results"] is not None
+    assert received(room.projector, "snapshot")[-1]["results"] is None
+    assert received(room.console, "snapshot")[-1]["results"] is not None
     room.control("reveal", revealed=True)
-    assert events(room.projector, "snapshot")[-1]["results"] is not None
+    assert received(room.projector, "snapshot")[-1]["results"] is not None
     room.control("reveal", revealed=False)
-    assert events(room.projector, "snapshot")[-1]["results"] is None
+    assert received(room.projector, "snapshot")[-1]["results"] is None
 
 
 def test_phones_get_their_state_on_step_changes_but_no_broadcast_per_submit(room):
@@ -208,8 +152,8 @@ def test_phones_get_their_state_on_step_changes_but_no_broadcast_per_submit(room
     room.control("open_step", step="discard")
     sock_a, _ = room.phones["a"]
     sock_b, _ = room.phones["b"]
-    assert events(sock_a, "state")[-1]["session"]["step"] == "discard"
-    assert events(sock_b, "state")
+    assert received(sock_a, "state")[-1]["session"]["step"] == "discard"
+    assert received(sock_b, "state")
     room.submit("a", "discard", 1)
     assert sock_b.get_received() == []
 
@@ -237,7 +181,7 @@ def test_a_tied_discard_waits_for_the_trainer_and_then_moves_on(room):
     bad = call(room.console, "settle", token=room.token, group=1, statement=7)
     assert bad["error"]["code"] == "not_found"
     room.control("settle", group=1, statement=5)
-    state = events(room.phones["a"][0], "state")[-1]
+    state = received(room.phones["a"][0], "state")[-1]
     assert state["group_discard"] == 5 and 5 not in state["remaining"]
     assert sock_c.get_received() == []  # the other group is not disturbed
     assert room.submit("a", "rank", [1, 2, 3, 4, 6, 7, 8, 9, 10])["ok"]
@@ -303,7 +247,7 @@ def test_reconnecting_with_the_token_restores_the_exact_state(app, socketio, roo
     assert state["group_discard"] == 3
     room.drain()
     room.control("open_step", step="top")
-    assert events(phone, "state")[-1]["session"]["step"] == "top"
+    assert received(phone, "state")[-1]["session"]["step"] == "top"
 
 
 def test_an_unknown_token_cannot_resume_or_submit(app, socketio, room):
@@ -362,7 +306,7 @@ def test_one_groups_phones_never_receive_another_groups_state(room):
     room.drain()
     room.control("open_step", step="rank")
     for who, discard in (("a", 2), ("b", 9)):
-        states = events(room.phones[who][0], "state")
+        states = received(room.phones[who][0], "state")
         assert {s["group_discard"] for s in states} == {discard}
         assert {s["participant"]["name"] for s in states} == {who}
 
@@ -375,7 +319,7 @@ def test_removing_a_participant_takes_their_answers_out(room, store):
     snap = room.control("remove_participant", participant=1)
     assert snap["groups"][0]["joined"] == 1
     assert snap["results"]["groups"][0]["discard"]["votes"]["2"] == 1
-    state = events(room.phones["a"][0], "state")[-1]
+    state = received(room.phones["a"][0], "state")[-1]
     assert state["participant"]["removed"] is True
     ack = room.submit("a", "discard", 3, sid="after")
     assert ack["error"]["code"] == "bad_token"
@@ -465,7 +409,7 @@ def test_exports_follow_the_csv_contract(room):
 def test_everything_survives_a_restart_on_the_same_database(tmp_path):
     config = {"TESTING": True, "DATABASE": str(tmp_path / "db.sqlite3"), "SNAPSHOT_INTERVAL": 0}
     app = create_app(config)
-    socketio = app.extensions["facilitator.socketio"]
+    socketio = services(app).socketio
     room = Room(app, socketio)
     room.join("a", 1)
     room.join("b", 1)
@@ -474,15 +418,15 @@ def test_everything_survives_a_restart_on_the_same_database(tmp_path):
     room.control("settle", group=1, statement=5)
     room.control("open_step", step="rank")
     room.submit("a", "rank", [1, 2, 3, 4, 6, 7, 8, 9, 10])
-    before = app.extensions["facilitator.store"].dump()
-    app.extensions["facilitator.store"].close()
+    before = services(app).store.dump()
+    services(app).store.close()
 
     again = create_app(config)
-    store = again.extensions["facilitator.store"]
+    store = services(again).store
     assert store.dump() == before
     session = store.by_code(room.info["code"])
     assert (session.step, session.open, session.groups[1].discard) == ("rank", True, 5)
-    phone = again.extensions["facilitator.socketio"].test_client(again)
+    phone = services(again).socketio.test_client(again)
     ack = call(phone, "resume", token=room.phones["a"][1])
     assert ack["state"]["answers"]["rank"] == [1, 2, 3, 4, 6, 7, 8, 9, 10]
     assert call(phone, "submit", token=room.phones["a"][1], step="rank",
@@ -597,7 +541,7 @@ def test_after_a_reset_a_new_joiner_never_inherits_an_old_participants_pushes(ro
 def test_a_deleted_sessions_id_and_rooms_are_never_given_to_a_new_session(app, socketio, store):
     first = Room(app, socketio)
     session = store.by_code(first.info["code"])
-    app.extensions["facilitator.broadcaster"].forget(session)
+    services(app).broadcaster.forget(session)
     store.delete_session(session)
     first.console.get_received()
     second = Room(app, socketio)
@@ -627,14 +571,14 @@ def test_a_failed_commit_changes_nothing_and_is_not_reported_as_saved(room, stor
 def test_a_removed_participants_token_stays_dead_after_a_restart(tmp_path):
     config = {"TESTING": True, "DATABASE": str(tmp_path / "db.sqlite3"), "SNAPSHOT_INTERVAL": 0}
     app = create_app(config)
-    room = Room(app, app.extensions["facilitator.socketio"])
+    room = Room(app, services(app).socketio)
     room.join("a", 1)
     room.control("remove_participant", participant=1)
-    app.extensions["facilitator.store"].close()
+    services(app).store.close()
     again = create_app(config)
-    phone = again.extensions["facilitator.socketio"].test_client(again)
+    phone = services(again).socketio.test_client(again)
     assert call(phone, "resume", token=room.phones["a"][1])["error"]["code"] == "bad_token"
-    again.extensions["facilitator.store"].close()
+    services(again).store.close()
 
 
 def test_closing_the_discard_step_twice_keeps_the_trainers_settle(room):
@@ -666,3 +610,11 @@ def test_plain_http_to_the_socket_path_never_reaches_a_page(client):
         r = getattr(client, method)("/socket.io")
         assert r.status_code == 404 and "text/html" in r.content_type, method
         assert "Content-Security-Policy" in r.headers
+
+
+def test_every_protocol_event_is_one_handler_method_of_the_namespace():
+    from facilitator.events import WorkshopNamespace
+
+    methods = {name[3:] for name in vars(WorkshopNamespace) if name.startswith("on_")}
+    assert methods == WorkshopNamespace.EVENTS
+    assert all(getattr(WorkshopNamespace, f"on_{event}").__doc__ for event in methods)

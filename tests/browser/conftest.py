@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from driver import Trainer
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "build" / "screenshots"
@@ -164,39 +165,6 @@ def shots():
     return save
 
 
-class Trainer:
-    """The trainer's console driven over Socket.IO by python-socketio (threads; eventlet is never
-    imported into this process), for tests whose subject is not the console page."""
-
-    def __init__(self, url: str, token: str):
-        import socketio
-
-        self.token = token
-        self.sio = socketio.Client(reconnection=False)
-        self.sio.connect(url, transports=["websocket"], wait_timeout=10)
-        self.snapshot = self.call("facilitate")["snapshot"]
-
-    def call(self, event: str, **data) -> dict:
-        ack = self.sio.call(event, {"token": self.token, **data}, timeout=10)
-        assert ack and ack.get("ok"), f"{event} refused: {ack}"
-        if "snapshot" in ack:
-            self.snapshot = ack["snapshot"]
-        return ack
-
-    def open(self, step: str) -> dict:
-        return self.call("open_step", step=step)
-
-    def close_step(self) -> dict:
-        return self.call("close_step")
-
-    def reveal(self, revealed: bool = True) -> dict:
-        return self.call("reveal", revealed=revealed)
-
-    def disconnect(self) -> None:
-        if self.sio.connected:
-            self.sio.disconnect()
-
-
 @pytest.fixture
 def trainer():
     """trainer(live_server.url, facilitator_token) -> a connected Trainer; all closed afterwards."""
@@ -208,7 +176,7 @@ def trainer():
 
     yield make
     for t in made:
-        t.disconnect()
+        t.close()
 
 
 OVERFLOWING = """() => {

@@ -7,43 +7,12 @@ import threading
 import time
 
 import pytest
+from driver import LivePhone
 from own_statements import SIX_STATEMENTS
 
 pytestmark = pytest.mark.browser
 
-
-
 NUMBERS = "els => els.map(e => Number(e.dataset.statement))"
-
-
-class SocketPhone:
-    """A participant's phone as a python-socketio client (for filling a room quickly)."""
-
-    def __init__(self, url: str, code: str, name: str, group: int):
-        import socketio
-
-        self.sio = socketio.Client(reconnection=False)
-        self.sio.connect(url, transports=["websocket"], wait_timeout=10)
-        ack = self.sio.call("join", {"code": code, "name": name, "group": group}, timeout=10)
-        assert ack["ok"], ack
-        self.token, self.state, self.n = ack["token"], ack["state"], 0
-
-    def resume(self) -> dict:
-        self.state = self.call("resume")["state"]
-        return self.state
-
-    def call(self, event: str, **data) -> dict:
-        ack = self.sio.call(event, {"token": self.token, **data}, timeout=10)
-        assert ack["ok"], ack
-        return ack
-
-    def submit(self, step: str, answer) -> dict:
-        self.n += 1
-        return self.call("submit", step=step, answer=answer, id=f"{step}-{self.n}")
-
-    def close(self) -> None:
-        if self.sio.connected:
-            self.sio.disconnect()
 
 
 def phone_order(phone, list_id):
@@ -180,7 +149,7 @@ def test_eleven_statements_eight_groups_fit_the_projector(browser, live_server, 
     phone.locator("label.tile", has_text="Table 1").tap()
     phone.tap("#join-button")
     phone.wait_for_selector(".card.wait")
-    crowd = [SocketPhone(url, code, f"P{i}", 1 + i % 8) for i in range(1, 16)]
+    crowd = [LivePhone(url, code, f"P{i}", 1 + i % 8) for i in range(1, 16)]
     try:
         for projector in (big, small):
             projector.wait_for_function(

@@ -9,7 +9,7 @@ import random
 
 import pytest
 from conftest import axe_violations
-from test_other_decks import SocketPhone
+from driver import LivePhone
 
 from facilitator.decks import find_deck
 
@@ -123,7 +123,7 @@ def test_every_results_view_is_readable_from_the_back(browser, live_server, page
     try:
         for t in range(1, tables + 1):
             for k in range(3 + t % 3):
-                crowd.append(SocketPhone(url, code, f"P{t}-{k}", t))
+                crowd.append(LivePhone(url, code, f"P{t}-{k}", t))
         group = {p: p.state["participant"]["group"]["id"] for p in crowd}
 
         # -- discard: table 1 is level while voting is open; the others agree -----------------
@@ -194,7 +194,7 @@ def test_more_tables_than_fit_are_paged_by_the_trainer_never_by_a_timer(
     coach = trainer(url, info["facilitator_token"])
     projector = pages.new_page(browser, "projector", viewport={"width": 1280, "height": 720})
     projector.goto(f"{url}{info['projector_url']}")
-    crowd = [SocketPhone(url, code, f"P{k}", 1 + k % 10) for k in range(20)]
+    crowd = [LivePhone(url, code, f"P{k}", 1 + k % 10) for k in range(20)]
     try:
         coach.open("discard")
         for p in crowd:

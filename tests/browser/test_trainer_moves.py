@@ -7,9 +7,9 @@ off; the deck's instructions show in the phone's and the projector's lobby."""
 from __future__ import annotations
 
 import pytest
+from driver import LivePhone
 from own_statements import SIX_STATEMENTS
 from phones import join_phone
-from test_other_decks import SocketPhone
 
 pytestmark = pytest.mark.browser
 
@@ -40,7 +40,7 @@ def test_reopening_the_discard_asks_first_and_phones_are_told_what_was_cleared(
     console.goto(url + info["facilitator_url"])
     console.wait_for_selector("#stepper li.current")
     kim = join_phone(pages, browser, url, code, "Kim", "Table 1")
-    ben, cat = SocketPhone(url, code, "Ben", 1), SocketPhone(url, code, "Cat", 2)
+    ben, cat = LivePhone(url, code, "Ben", 1), LivePhone(url, code, "Cat", 2)
     try:
         console.click("#next-step")  # next: one click, no question
         assert no_dialog(console)
