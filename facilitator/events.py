@@ -236,7 +236,8 @@ class WorkshopNamespace(Namespace):
         """Console → server: choose what the projector shows (step view, room matrix, one table
         or one statement) until the step changes; projectors and consoles get a snapshot."""
         session = self.console_session(data)
-        live.choose_projector_view(session, data)
+        self.services.store.show_on_projector(session, data.get("view"), data.get("table"),
+                                              data.get("statement"), data.get("page"))
         return self.console_ack(session, phones=False)
 
     def on_remove_participant(self, data: dict[str, Any]) -> dict[str, Any]:
