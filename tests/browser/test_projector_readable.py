@@ -220,3 +220,50 @@ def test_more_tables_than_fit_are_paged_by_the_trainer_never_by_a_timer(
         for p in crowd:
             p.close()
     assert pages.dialogs == [] and pages.errors == []
+
+
+# Each word of each table's column heading, and whether it sits on one line (not broken inside).
+HEADING_WORDS = """() => [...document.querySelectorAll('.matrix thead th.m-table:not(.m-room)')]
+  .flatMap(th => {
+    const node = th.firstChild, text = node.textContent, words = [];
+    for (const m of text.matchAll(/\\S+/g)) {
+      const r = document.createRange();
+      r.setStart(node, m.index);
+      r.setEnd(node, m.index + m[0].length);
+      const lines = new Set([...r.getClientRects()].map(q => Math.round(q.top)));
+      words.push([m[0], lines.size]);
+    }
+    return words;
+  })"""
+
+
+def test_table_names_in_the_matrix_headings_break_between_words_never_inside_one(
+        browser, live_server, pages, trainer, shots):
+    info = live_server.create_session(groups=["Window table", "Door table", "Back table"])
+    url, code = live_server.url, info["code"]
+    coach = trainer(url, info["facilitator_token"])
+    projector = pages.new_page(browser, "projector", viewport={"width": 1280, "height": 720})
+    projector.goto(f"{url}{info['projector_url']}")
+    crowd = [LivePhone(url, code, f"P{k}", 1 + k % 3) for k in range(6)]
+    try:
+        coach.open("discard")
+        for p in crowd:
+            p.submit("discard", 10)
+        coach.close_step()
+        coach.open("rank")
+        for p in crowd:
+            p.submit("rank", p.resume()["remaining"])
+        coach.reveal(True)
+        projector.wait_for_selector(".results-matrix .matrix")
+        for width, height in SIZES:
+            projector.set_viewport_size({"width": width, "height": height})
+            projector.wait_for_timeout(150)
+            words = projector.evaluate(HEADING_WORDS)
+            assert [w for w, _ in words] == ["Window", "table", "Door", "table", "Back", "table"]
+            assert [(w, n) for w, n in words if n != 1] == [], (width, height)
+            assert projector.evaluate(MEASURE)["bad"] == [], (width, height)
+        shots(projector, "readable-matrix-headings-1280x720")
+    finally:
+        for p in crowd:
+            p.close()
+    assert pages.errors == []
