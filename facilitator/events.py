@@ -245,7 +245,8 @@ class WorkshopNamespace(Namespace):
         session = self.console_session(data)
         participant = self.services.store.remove_participant(session, data.get("participant"))
         self._tell_removed(session, [participant])
-        return self.console_ack(session, phones=False)
+        # at the similarities step each phone shows figures the removed answers were part of
+        return self.console_ack(session, phones=session.step == "similarities")
 
     def on_reset_session(self, data: dict[str, Any]) -> dict[str, Any]:
         """Console → server: delete every participant and answer (needs confirm "RESET")."""
