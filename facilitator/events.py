@@ -236,7 +236,8 @@ class WorkshopNamespace(Namespace):
         """Console → server: choose what the projector shows (step view, room matrix, one table
         or one statement) until the step changes; projectors and consoles get a snapshot."""
         session = self.console_session(data)
-        live.choose_projector_view(session, data)
+        self.services.store.show_on_projector(session, data.get("view"), data.get("table"),
+                                              data.get("statement"), data.get("page"))
         return self.console_ack(session, phones=False)
 
     def on_remove_participant(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -244,7 +245,8 @@ class WorkshopNamespace(Namespace):
         session = self.console_session(data)
         participant = self.services.store.remove_participant(session, data.get("participant"))
         self._tell_removed(session, [participant])
-        return self.console_ack(session, phones=False)
+        # at the similarities step each phone shows figures the removed answers were part of
+        return self.console_ack(session, phones=session.step == "similarities")
 
     def on_reset_session(self, data: dict[str, Any]) -> dict[str, Any]:
         """Console → server: delete every participant and answer (needs confirm "RESET")."""

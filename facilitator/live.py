@@ -15,50 +15,22 @@ from typing import Any
 from facilitator.consensus import DISTINCTIVE_MIN
 from facilitator.start_order import start_order
 from facilitator.store import Store
-from facilitator.workshop import INPUT_STEPS, STEPS, Participant, Session, WorkshopError
+from facilitator.workshop import (
+    INPUT_STEPS,
+    MATRIX_TABLES,
+    PROJECTOR_VIEWS,
+    STEPS,
+    Participant,
+    Session,
+)
 
 PROJECTOR_NAMES = 40
-# What the projector can show while results are revealed: the step's own view ("step"), the room
-# matrix (statements x tables), each table's top picks ("top"), one table, or one statement
-# across the tables. ``page`` picks the tables shown (by the step's view, the matrix or the top
-# picks) when there are more than MATRIX_TABLES.
-PROJECTOR_VIEWS = ("step", "matrix", "top", "table", "statement")
-MATRIX_TABLES = 8
-
-
-def choose_projector_view(session: Session, data: dict[str, Any]) -> dict[str, Any]:
-    """Validate the console's choice of projector view and keep it for the current step."""
-    view = data.get("view")
-    if view not in PROJECTOR_VIEWS:
-        raise WorkshopError("bad_request", f"view must be one of {', '.join(PROJECTOR_VIEWS)}.")
-    choice: dict[str, Any] = {"view": view, "step": session.step}
-    if view == "table":
-        table = data.get("table")
-        if type(table) is not int or table not in session.groups:
-            raise WorkshopError("not_found", "There is no such table in this session.")
-        choice["table"] = table
-    elif view == "statement":
-        statement = data.get("statement")
-        if type(statement) is not int or statement not in session.deck.numbers:
-            raise WorkshopError("not_found", "There is no such statement in this deck.")
-        choice["statement"] = statement
-    else:  # the step's view and the matrix show MATRIX_TABLES tables a page
-        page = data.get("page", 0)
-        pages = max(1, -(-len(session.groups) // MATRIX_TABLES))
-        if type(page) is not int or not 0 <= page < pages:
-            raise WorkshopError("bad_request",
-                                f"page must be a whole number from 0 to {pages - 1}.")
-        choice["page"] = page
-    session.projector_view = choice
-    return choice
 
 
 def projector_view(session: Session) -> dict[str, Any]:
     """What the projector shows now: the trainer's choice for this step, else the step's view."""
     choice = session.projector_view
-    if choice.get("step") == session.step and choice.get("view") in PROJECTOR_VIEWS:
-        return {k: v for k, v in choice.items() if k != "step"}
-    return {"view": "step"}
+    return dict(choice) if choice.get("view") in PROJECTOR_VIEWS else {"view": "step"}
 
 
 def console_room(session: Session) -> str:

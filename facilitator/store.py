@@ -352,6 +352,12 @@ class Store:
         """Show or hide results on the projector."""
         return self._apply(session, lambda: session.reveal(revealed))
 
+    def show_on_projector(self, session: Session, view: object, table: object = None,
+                          statement: object = None, page: object = None) -> Change:
+        """Choose what the projector shows (``Session.show_on_projector``)."""
+        return self._apply(session, lambda: session.show_on_projector(view, table, statement,
+                                                                      page))
+
     def settle(self, session: Session, group: object, statement: object) -> Change:
         """Settle a tied group's discard (``Session.settle``)."""
         return self._apply(session, lambda: session.settle(group, statement))

@@ -27,6 +27,12 @@ from facilitator.decks import Deck
 STEPS: tuple[str, ...] = ("lobby", "discard", "rank", "similarities", "top", "results")
 INPUT_STEPS: tuple[str, ...] = ("discard", "rank", "top")
 NAME_MAX = 40
+# What the projector can show while results are revealed: the step's own view ("step"), the room
+# matrix (statements x tables), each table's top picks ("top"), one table, or one statement
+# across the tables. ``page`` picks the tables shown (by the step's view, the matrix or the top
+# picks) when there are more than MATRIX_TABLES.
+PROJECTOR_VIEWS: tuple[str, ...] = ("step", "matrix", "top", "table", "statement")
+MATRIX_TABLES = 8
 GROUP_NAME_MAX = 40
 TITLE_MAX = 120
 MAX_GROUPS = 40
@@ -166,8 +172,9 @@ class Session:
     shuffle: bool = True  # each participant's ranking starts in an order of their own
     groups: dict[int, Group] = field(default_factory=dict)
     participants: dict[int, Participant] = field(default_factory=dict)
-    # What the trainer chose for the projector (live.choose_projector_view). Not persisted: after
-    # a restart, or once the step changes, the projector shows the step's own view.
+    # What the trainer chose for the projector (``show_on_projector``) while this step is
+    # current. Not persisted: after a restart, or once the step changes (even back to the same
+    # step), the projector shows the step's own view.
     projector_view: dict[str, Any] = field(default_factory=dict)
 
     # -- derived views --------------------------------------------------------------------
@@ -240,6 +247,7 @@ class Session:
             self._decide_discards(change)
         is_input = step in INPUT_STEPS
         self.step, self.open, self.revealed = step, is_input, not is_input
+        self.projector_view = {}
         return self._changed(change)
 
     def close_step(self) -> Change:
@@ -255,6 +263,32 @@ class Session:
     def reveal(self, revealed: bool) -> Change:
         """Show or hide results on the projector."""
         self.revealed = revealed
+        return self._changed(Change(self))
+
+    def show_on_projector(self, view: object, table: object = None, statement: object = None,
+                          page: object = None) -> Change:
+        """The trainer's choice of what the projector shows while this step is current (see
+        ``PROJECTOR_VIEWS``); the next step change brings back the step's own view."""
+        if view not in PROJECTOR_VIEWS:
+            raise WorkshopError("bad_request",
+                                f"view must be one of {', '.join(PROJECTOR_VIEWS)}.")
+        choice: dict[str, Any] = {"view": view}
+        if view == "table":
+            if type(table) is not int or table not in self.groups:
+                raise WorkshopError("not_found", "There is no such table in this session.")
+            choice["table"] = table
+        elif view == "statement":
+            if type(statement) is not int or statement not in self.deck.numbers:
+                raise WorkshopError("not_found", "There is no such statement in this deck.")
+            choice["statement"] = statement
+        else:  # the step's view, the matrix and the top picks show MATRIX_TABLES tables a page
+            page = 0 if page is None else page
+            pages = max(1, -(-len(self.groups) // MATRIX_TABLES))
+            if type(page) is not int or not 0 <= page < pages:
+                raise WorkshopError("bad_request",
+                                    f"page must be a whole number from 0 to {pages - 1}.")
+            choice["page"] = page
+        self.projector_view = choice
         return self._changed(Change(self))
 
     def settle(self, group: object, statement: object) -> Change:
@@ -331,6 +365,7 @@ class Session:
         for g in self.groups.values():
             g.discard, g.discard_tied = None, None
         self.step, self.open, self.revealed, self.closed = "lobby", False, False, False
+        self.projector_view = {}
         return self._changed(change)
 
     # -- helpers of the rules -----------------------------------------------------------------

@@ -76,3 +76,26 @@ def test_tables_beyond_the_eighth_are_on_a_second_page(app, socketio):
         "view": "step", "page": 1}
     ack = call(room.console, "show_on_projector", token=room.token, view="matrix", page=2)
     assert ack["error"]["code"] == "bad_request"
+
+
+def test_an_old_choice_does_not_come_back_when_the_trainer_returns_to_its_step(app, socketio):
+    room = Room(app, socketio, groups=["Table 1", "Table 2", "Table 3"])
+    play_to_similarities(room)
+    before = room.control("show_on_projector", view="statement", statement=9)
+    room.control("open_step", step="top")
+    snap = room.control("open_step", step="similarities")
+    assert snap["projector_view"] == {"view": "step"}
+    # the choice is a rule like the others: one version for it, saved with the session
+    snap = room.control("show_on_projector", view="matrix")
+    assert snap["version"] == before["version"] + 3
+
+
+def test_phones_similarities_follow_a_removal_made_while_the_tables_discuss(app, socketio):
+    room = Room(app, socketio, groups=["Table 1", "Table 2", "Table 3"])
+    play_to_similarities(room)
+    sock, _ = room.phones["a"]
+    assert received(sock, "state")[-1]["similarities"]["tables"] == 3
+    for number in (4, 5, 6):  # d, e and f: table 2 no longer has a consensus
+        room.control("remove_participant", participant=number)
+    similar = received(sock, "state")[-1]["similarities"]
+    assert similar["tables"] == 2

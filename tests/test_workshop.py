@@ -359,3 +359,42 @@ def test_every_rule_bumps_the_version_exactly_once_and_says_what_changed(name, r
     change = rule(session)
     assert session.version == version + 1
     assert change.session is session
+
+
+# -- the projector's view -----------------------------------------------------------------------
+def test_choosing_the_projectors_view_bumps_the_version_once_and_lasts_for_the_step():
+    session = a_session(groups=("A", "B", "C"), members=(1, 1, 1))
+    session.open_step("similarities")
+    version = session.version
+    change = session.show_on_projector("table", table=2)
+    assert change.stale_groups() == set() and session.version == version + 1
+    assert session.projector_view == {"view": "table", "table": 2}
+    session.open_step("top")
+    assert session.projector_view == {}
+    session.show_on_projector("matrix")
+    assert session.projector_view == {"view": "matrix", "page": 0}
+
+
+def test_going_back_to_a_step_does_not_bring_back_an_old_projector_choice():
+    session = a_session()
+    session.open_step("similarities")
+    session.show_on_projector("statement", statement=4)
+    session.open_step("top")
+    session.open_step("similarities")
+    assert session.projector_view == {}
+    session.show_on_projector("matrix")
+    session.reset()
+    assert session.projector_view == {}
+
+
+def test_a_bad_projector_choice_changes_nothing():
+    session = a_session()
+    session.open_step("results")
+    session.show_on_projector("table", table=1)
+    before = (state(session), dict(session.projector_view))
+    for bad in [{"view": "cinema"}, {"view": "table", "table": 9},
+                {"view": "table", "table": True}, {"view": "statement", "statement": "4"},
+                {"view": "matrix", "page": 1}, {"view": "top", "page": -1}]:
+        refused("not_found" if bad["view"] in ("table", "statement") else "bad_request",
+                lambda b=bad: session.show_on_projector(**b))
+    assert (state(session), session.projector_view) == before

@@ -260,12 +260,18 @@ function posCell(position, k, { gone = false, label = "" } = {}) {
   return h("td", { class: ["cell", a > 0.6 && "dark"], style: { "--a": (0.12 + 0.88 * a).toFixed(3) }, title: `${label}position ${position} of ${k}` }, String(position));
 }
 
+/** Letters in the longest word of a name: its column is made wide enough for that word, so the
+ * name wraps between words, not inside one. */
+function longestWord(name) {
+  return Math.max(0, ...String(name).split(/\s+/).map((w) => [...w].length));
+}
+
 function matrix({ cls, tables, rows, cell, roomHead, roomCell, foot, note, legend }) {
   return h("div", { class: ["matrix-wrap", cls] },
     h("table", { class: "matrix", style: { "--t": tables.length + (roomHead ? 1 : 0) } },
       h("thead", {}, h("tr", {},
         h("th", { scope: "col", class: "m-stmt" }, h("span", { class: "sr-only" }, "Statement")),
-        tables.map((g) => h("th", { scope: "col", class: "m-table" }, g.name)),
+        tables.map((g) => h("th", { scope: "col", class: "m-table", style: { "--chars": longestWord(g.name) } }, g.name)),
         roomHead ? h("th", { scope: "col", class: "m-table m-room" }, roomHead) : null)),
       h("tbody", {}, rows.map((n) => h("tr", { dataset: { key: `m-${n}` } },
         h("th", { scope: "row", class: "m-stmt" }, h("span", { class: "m-title" }, chip(n), title(n))),

@@ -6,6 +6,7 @@ serious. Screenshots: build/screenshots/readable-*.png."""
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
 
 import pytest
 from conftest import axe_violations
@@ -186,15 +187,16 @@ def test_every_results_view_is_readable_from_the_back(browser, live_server, page
     assert pages.dialogs == [] and pages.errors == []
 
 
-def test_more_tables_than_fit_are_paged_by_the_trainer_never_by_a_timer(
-        browser, live_server, pages, trainer, shots):
-    names = [f"Table {t}" for t in range(1, 11)]
-    info = live_server.create_session(groups=names, title="Ten tables")
+@contextmanager
+def revealed_rankings(browser, live_server, pages, trainer, names, people, **body):
+    """A 1280x720 projector of a session with ``names`` tables whose ``people`` phones (spread
+    over the tables) have discarded 10 and ranked; results revealed. Yields (coach, projector)."""
+    info = live_server.create_session(groups=names, **body)
     url, code = live_server.url, info["code"]
     coach = trainer(url, info["facilitator_token"])
     projector = pages.new_page(browser, "projector", viewport={"width": 1280, "height": 720})
     projector.goto(f"{url}{info['projector_url']}")
-    crowd = [LivePhone(url, code, f"P{k}", 1 + k % 10) for k in range(20)]
+    crowd = [LivePhone(url, code, f"P{k}", 1 + k % len(names)) for k in range(people)]
     try:
         coach.open("discard")
         for p in crowd:
@@ -204,6 +206,17 @@ def test_more_tables_than_fit_are_paged_by_the_trainer_never_by_a_timer(
         for p in crowd:
             p.submit("rank", bias(p.state["participant"]["group"]["id"], p.resume()["remaining"]))
         coach.reveal(True)
+        yield coach, projector
+    finally:
+        for p in crowd:
+            p.close()
+
+
+def test_more_tables_than_fit_are_paged_by_the_trainer_never_by_a_timer(
+        browser, live_server, pages, trainer, shots):
+    names = [f"Table {t}" for t in range(1, 11)]
+    with revealed_rankings(browser, live_server, pages, trainer, names, 20,
+                           title="Ten tables") as (coach, projector):
         heads = ".matrix thead th.m-table:not(.m-room)"
         projector.wait_for_selector(".results-matrix .matrix")
         assert projector.locator(heads).count() == 8
@@ -216,7 +229,35 @@ def test_more_tables_than_fit_are_paged_by_the_trainer_never_by_a_timer(
         assert "Tables 9–10 of 10" in projector.inner_text(".pagenote")
         assert projector.locator(heads).first.inner_text() == "Table 9"
         shots(projector, "readable-10t-matrix-page-2-1280x720")
-    finally:
-        for p in crowd:
-            p.close()
     assert pages.dialogs == [] and pages.errors == []
+
+
+# Each word of each table's column heading, and whether it sits on one line (not broken inside).
+HEADING_WORDS = """() => [...document.querySelectorAll('.matrix thead th.m-table:not(.m-room)')]
+  .flatMap(th => {
+    const node = th.firstChild, text = node.textContent, words = [];
+    for (const m of text.matchAll(/\\S+/g)) {
+      const r = document.createRange();
+      r.setStart(node, m.index);
+      r.setEnd(node, m.index + m[0].length);
+      const lines = new Set([...r.getClientRects()].map(q => Math.round(q.top)));
+      words.push([m[0], lines.size]);
+    }
+    return words;
+  })"""
+
+
+def test_table_names_in_the_matrix_headings_break_between_words_never_inside_one(
+        browser, live_server, pages, trainer, shots):
+    names = ["Window table", "Door table", "Back table"]
+    with revealed_rankings(browser, live_server, pages, trainer, names, 6) as (_, projector):
+        projector.wait_for_selector(".results-matrix .matrix")
+        for width, height in SIZES:
+            projector.set_viewport_size({"width": width, "height": height})
+            projector.wait_for_timeout(150)
+            words = projector.evaluate(HEADING_WORDS)
+            assert [w for w, _ in words] == ["Window", "table", "Door", "table", "Back", "table"]
+            assert [(w, n) for w, n in words if n != 1] == [], (width, height)
+            assert projector.evaluate(MEASURE)["bad"] == [], (width, height)
+        shots(projector, "readable-matrix-headings-1280x720")
+    assert pages.errors == []
