@@ -154,15 +154,12 @@ def test_table_change_against_direct_computation(case):
     played = [r for r in sorted(rounds) if rounds[r]]
     last = played[-1]
     # the before order is a consensus: no order of the statements disagrees less with round 1
-    best = min(
-        total_disagreement(o, first.values()) for o in itertools.permutations(statements)
-    )
+    best = min(total_disagreement(o, first.values()) for o in itertools.permutations(statements))
     assert total_disagreement(change.before, first.values()) == best
     target = answer if answer is not None else (change.after or None)
     if last != 1:
         best_after = min(
-            total_disagreement(o, rounds[last].values())
-            for o in itertools.permutations(statements)
+            total_disagreement(o, rounds[last].values()) for o in itertools.permutations(statements)
         )
         assert total_disagreement(change.after, rounds[last].values()) == best_after
     else:
