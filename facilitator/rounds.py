@@ -277,3 +277,30 @@ def room_movement(changes: Sequence[TableChange]) -> tuple[Movement, Movement]:
     to_answer = [d for c in changes for d in c.to_answer.distances]
     most = max((max(c.moved.most, c.to_answer.most) for c in changes), default=0)
     return movement(moved, most), movement(to_answer, most)
+
+
+@dataclass(frozen=True)
+class TableRounds:
+    """One table's material for "what changed": its statements (the deck minus its discard),
+    each round's rankings by person, and its agreed answer if it built one."""
+
+    group: int
+    name: str
+    statements: tuple[int, ...]
+    rounds: Mapping[int, Mapping[Hashable, Ranking]]
+    answer: Ranking | None = None
+
+
+def what_changed(tables: Sequence[TableRounds]) -> dict[str, Any]:
+    """The "what changed" view for the projector and console: each table's change (tables with
+    nothing to compare yet are left out) and the room's anonymous movement distributions."""
+    changes = []
+    shown = []
+    for table in tables:
+        change = table_change(table.statements, table.rounds, table.answer)
+        if change is None or (not change.after and change.answer is None):
+            continue
+        changes.append(change)
+        shown.append({"group": table.group, "name": table.name, **change.to_dict()})
+    moved, to_answer = room_movement(changes)
+    return {"tables": shown, "room": {"moved": moved.to_dict(), "to_answer": to_answer.to_dict()}}

@@ -225,3 +225,17 @@ def test_people_without_a_later_ranking_are_left_out():
     assert moved.distances == (1,) and moved.most == 3
     assert people_to_answer({"a": (1, 2, 3)}, None).people == 0
     assert people_to_answer({"a": (1, 2, 3), "b": (3, 2, 1)}, (1, 3, 2)).distances == (1, 2)
+
+
+def test_what_changed_lists_only_tables_with_something_to_compare():
+    from facilitator.rounds import TableRounds, what_changed
+
+    view = what_changed([
+        TableRounds(1, "Table 1", (1, 2, 3), {1: {"x": (1, 2, 3)}, 2: {"x": (2, 1, 3)}}),
+        TableRounds(2, "Table 2", (1, 2, 3), {1: {"y": (1, 2, 3)}}),
+        TableRounds(3, "Table 3", (1, 2, 4), {1: {"z": (4, 2, 1)}}, answer=(1, 2, 4)),
+    ])
+    assert [t["name"] for t in view["tables"]] == ["Table 1", "Table 3"]
+    assert view["tables"][0]["moves"][0] == {"statement": 2, "before": 2, "after": 1, "moved": 1}
+    assert view["room"]["moved"]["distances"] == [1]
+    assert view["room"]["to_answer"]["distances"] == [3]
