@@ -119,11 +119,15 @@ class Board:
 
         Returns whether the board is locked now.
         """
-        present = set(connected)
-        if not self.locked and present and present <= self.agreed:
-            self.locked, self.members = True, len(present)
+        if self.ready_to_lock(connected):
+            self.locked, self.members = True, len(set(connected))
             self.version += 1
         return self.locked
+
+    def ready_to_lock(self, connected: Collection[int]) -> bool:
+        """Would ``check_lock`` lock the board now?"""
+        present = set(connected)
+        return not self.locked and bool(present) and present <= self.agreed
 
     def lock(self, connected: Collection[int]) -> None:
         """The trainer locks the table's answer as it stands."""

@@ -143,19 +143,52 @@ class TableRow:
 
 
 def session_rows(session: Session) -> list[ResponseRow]:
-    """One row per active participant of a live session, in the CSV contract's terms."""
+    """Rows of a live session in the CSV contract's terms: per active participant, one row per
+    earlier round they answered in, and one for the current round."""
     rows = []
     for p in session.active():
         group = session.groups[p.group]
-        rows.append(ResponseRow(
+        rounds = {**p.history, session.round: p.answers}
+        for number in sorted(rounds):
+            answers = rounds[number]
+            rows.append(ResponseRow(
+                session=session.code,
+                group=group.name,
+                participant=str(p.number),
+                discard_vote=p.answers.get("discard"),
+                group_discard=group.discard,
+                ranking=tuple(answers["rank"]) if "rank" in answers else None,
+                top=tuple(answers["top"]) if "top" in answers else None,
+                extra={"name": p.name},
+                round=number,
+            ))
+    return rows
+
+
+BOARD_STEPS = ("discard", "rank", "top")
+
+
+def session_tables(session: Session) -> list[TableRow]:
+    """``tables.csv`` rows of a live session: one per table and round that played a step as a
+    table. ``agreed_by`` and ``members`` are the last step's; ``locked`` needs every step's."""
+    played: dict[tuple[int, int], dict[str, Any]] = {}
+    for (number, step, group), board in session.boards.items():
+        played.setdefault((number, group), {})[step] = board
+    rows = []
+    for (number, group), boards in sorted(played.items(), key=lambda item: (item[0][1],
+                                                                           item[0][0])):
+        last = boards[max(boards, key=BOARD_STEPS.index)]
+        rank, top = boards.get("rank"), boards.get("top")
+        rows.append(TableRow(
             session=session.code,
-            group=group.name,
-            participant=str(p.number),
-            discard_vote=p.answers.get("discard"),
-            group_discard=group.discard,
-            ranking=tuple(p.answers["rank"]) if "rank" in p.answers else None,
-            top=tuple(p.answers["top"]) if "top" in p.answers else None,
-            extra={"name": p.name},
+            group=session.groups[group].name,
+            round=number,
+            discard=session.groups[group].discard,
+            ranking=tuple(rank.order) if rank else None,
+            top=tuple(top.order[: top.top_size]) if top else None,
+            agreed_by=len(last.agreed),
+            members=last.members,
+            locked=all(b.locked for b in boards.values()),
         ))
     return rows
 

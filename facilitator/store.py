@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from facilitator import workshop
+from facilitator import board_store, workshop
 from facilitator.decks import Deck, Statement
 from facilitator.group_commit import COMMITTED, StagedAnswer, Staging
 from facilitator.results import ResultCache
@@ -101,6 +101,7 @@ class Store:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}
         if "shuffle" not in columns:  # a database from before the shuffled starting order
             self._db.execute("ALTER TABLE sessions ADD COLUMN shuffle INTEGER NOT NULL DEFAULT 1")
+        board_store.migrate(self._db)
         self._blocking = blocking or _run_here
         # _writing: one transaction at a time on the connection; _lock: memory and staging.
         # Taken in that order when both are needed. Answers are staged while a commit runs.
@@ -203,7 +204,7 @@ class Store:
         if change.removed:
             out.append(("UPDATE participants SET removed = 1 WHERE session_id = ? AND number = ?",
                         [(s.id, p.number) for p in change.removed]))
-        return out
+        return out + board_store.statements(change)
 
     def _reload(self) -> None:
         self.staging.fail(RuntimeError("the store was reloaded after a failed write"))
@@ -274,6 +275,7 @@ class Store:
             "SELECT session_id, participant, submission_id FROM submissions"
         ):
             self.sessions[sid].participants[number].submission_ids.add(submission_id)
+        board_store.load(db, self.sessions)
         for session in list(self.sessions.values()):
             self._index(session)
 
@@ -340,9 +342,19 @@ class Store:
             self._index(session)
         return session
 
-    def open_step(self, session: Session, step: object) -> Change:
-        """Make ``step`` current and open (``Session.open_step``)."""
-        return self._apply(session, lambda: session.open_step(step))
+    def open_step(self, session: Session, step: object, mode: object = "individual") -> Change:
+        """Make ``step`` current and open, alone or as a table (``Session.open_step``)."""
+        return self._apply(session, lambda: session.open_step(step, mode))
+
+    def new_round(self, session: Session) -> Change:
+        """Start the next individual round (``Session.new_round``)."""
+        return self._apply(session, session.new_round)
+
+    def board(self, session: Session, rule: Callable[[], Change]) -> Change:
+        """Apply one table-board rule (a move, an agreement, a lock; ``Session.board_*``,
+        ``lock_table``, ``check_lock``) and commit it before returning: acknowledged moves
+        are on disk."""
+        return self._apply(session, rule)
 
     def close_step(self, session: Session) -> Change:
         """Close the current step (``Session.close_step``)."""
@@ -370,7 +382,7 @@ class Store:
             self.commit_staged()
             self._write_statements([(f"DELETE FROM {table} WHERE session_id = ?", [(session.id,)])
                                     for table in ("answers", "submissions", "participants",
-                                                  "groups")]
+                                                  "groups", *board_store.TABLES)]
                                    + [("DELETE FROM sessions WHERE id = ?", [(session.id,)])])
             self._unindex(session)
 
@@ -469,5 +481,6 @@ class Store:
         with self._writing:
             return {
                 table: sorted(self._db.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
-                for table in ("sessions", "groups", "participants", "answers", "submissions")
+                for table in ("sessions", "groups", "participants", "answers", "submissions",
+                              *board_store.TABLES)
             }
