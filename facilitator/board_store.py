@@ -11,7 +11,7 @@ import sqlite3
 from typing import Any
 
 from facilitator.board import Board
-from facilitator.workshop import Change, Session
+from facilitator.workshop import Change, Session, WorkshopError
 
 Statements = list[tuple[str, list[tuple[Any, ...]]]]
 
@@ -122,3 +122,23 @@ def load(db: sqlite3.Connection, sessions: dict[int, Session]) -> None:
         board = sessions[sid].boards.get((past, step, group))
         if board is not None:
             board.move_ids.add(move_id)
+
+
+class StagedBoard:
+    """A board change applied in memory and waiting for its commit (``Store.stage_board``);
+    ``GroupCommit.wait`` waits on it like on an answer."""
+
+    def __init__(self, statements: Statements) -> None:
+        self.statements = statements
+        self.done = False
+        self.error: BaseException | None = None
+
+    def result(self) -> None:
+        """Return once committed; raise if its commit failed (the store then rebuilt memory
+        from the database, so the change is gone and the phone sends it again)."""
+        if self.error is not None:
+            raise WorkshopError(
+                "internal", "The server could not save that move; it will be sent again."
+            ) from self.error
+        if not self.done:
+            raise RuntimeError("board change not committed yet")

@@ -196,30 +196,30 @@ class WorkshopNamespace(Namespace):
         the ``version`` it was made on, a move ``id``). Acked after its commit; then every phone
         at the table gets the ``board``. A resent move is acked as a duplicate, not reapplied."""
         session, participant = self.participant(data)
-        change = self.services.store.board(session, lambda: session.board_move(
+        change, view = self._board_rule(session, participant.group, lambda: session.board_move(
             participant, data.get("statement"), data.get("to"), data.get("version"),
             data.get("id")))
         if change.moves:
-            self._push_board(session, participant.group, [move_id for _, move_id in change.moves])
-        return {"ok": True, "duplicate": not change.moves,
-                "board": self._board(session, participant.group)}
+            self._push(session, participant.group, view)
+        return {"ok": True, "duplicate": not change.moves, "board": view}
 
     def on_board_agree(self, data: dict[str, Any]) -> dict[str, Any]:
         """Phone → server: "We agree" with the board at ``version``; when every connected
         member agrees, the board locks. The table's phones get the board."""
         session, participant = self.participant(data)
         connected = live.connected_members(self.socketio, session, participant.group)
-        self.services.store.board(session, lambda: session.board_agree(
+        _, view = self._board_rule(session, participant.group, lambda: session.board_agree(
             participant, data.get("version"), connected))
-        self._push_board(session, participant.group)
-        return {"ok": True, "board": self._board(session, participant.group)}
+        self._push(session, participant.group, view)
+        return {"ok": True, "board": view}
 
     def on_board_withdraw(self, data: dict[str, Any]) -> dict[str, Any]:
         """Phone → server: take back "We agree"; the table's phones get the board."""
         session, participant = self.participant(data)
-        self.services.store.board(session, lambda: session.board_withdraw(participant))
-        self._push_board(session, participant.group)
-        return {"ok": True, "board": self._board(session, participant.group)}
+        _, view = self._board_rule(session, participant.group,
+                                   lambda: session.board_withdraw(participant))
+        self._push(session, participant.group, view)
+        return {"ok": True, "board": view}
 
     def participant(self, data: dict[str, Any]) -> tuple[Session, Participant]:
         """The (session, participant) whose token ``data`` carries, or a refusal."""
@@ -229,10 +229,30 @@ class WorkshopNamespace(Namespace):
                                 "This phone's place in the workshop is no longer valid.")
         return found
 
-    def _board(self, session: Session, group: int) -> dict[str, Any] | None:
-        """The board view of ``group`` with how many of its members are connected."""
-        return live.board_view(session, group, None,
-                               len(live.connected_members(self.socketio, session, group)))
+    def _board_rule(self, session: Session, group: int,
+                    rule: Any) -> tuple[workshop.Change, dict[str, Any] | None]:
+        """Apply a board rule now and wait for its commit (moves arriving together share one);
+        returns the change and the board as that rule left it, which is what its ack and push
+        show (never a later change that is not saved yet)."""
+        connected = len(live.connected_members(self.socketio, session, group))
+        views: list[dict[str, Any] | None] = []
+
+        def apply() -> workshop.Change:
+            change = rule()
+            moves = [move_id for _, move_id in change.moves]
+            views.append(live.board_view(session, group, moves, connected))
+            return change
+
+        change, record = self.services.store.stage_board(session, apply)
+        self.services.commit.wait(record)
+        return change, views[0]
+
+    def _push(self, session: Session, group: int, view: dict[str, Any] | None) -> None:
+        """Every phone at the table gets ``view``; consoles and projectors a snapshot."""
+        if view is not None:
+            self.socketio.emit("board", view, to=live.table_room(session, group),
+                               namespace=self.namespace)
+        self.services.broadcaster.touch(session)
 
     def _push_board(self, session: Session, group: int, moves: list[str] | None = None,
                     leaving: str | None = None) -> None:

@@ -114,6 +114,7 @@ class Store:
         self._by_participant: dict[str, tuple[Session, Participant]] = {}
         self.results = ResultCache()
         self.staging = Staging()  # answers accepted but not yet committed
+        self._boards_staged: list[board_store.StagedBoard] = []  # board changes, in memory
         self._load()
 
     # -- the write path ---------------------------------------------------------------------
@@ -208,6 +209,9 @@ class Store:
 
     def _reload(self) -> None:
         self.staging.fail(RuntimeError("the store was reloaded after a failed write"))
+        for record in self._boards_staged:  # their changes leave memory with the reload
+            record.error = RuntimeError("the store was reloaded after a failed write")
+        self._boards_staged = []
         self.sessions.clear()
         self._by_code.clear()
         self._by_console.clear()
@@ -352,9 +356,26 @@ class Store:
 
     def board(self, session: Session, rule: Callable[[], Change]) -> Change:
         """Apply one table-board rule (a move, an agreement, a lock; ``Session.board_*``,
-        ``lock_table``, ``check_lock``) and commit it before returning: acknowledged moves
-        are on disk."""
-        return self._apply(session, rule)
+        ``lock_table``, ``check_lock``) and commit it before returning."""
+        change, record = self.stage_board(session, rule)
+        self.commit_staged()
+        record.result()
+        return change
+
+    def stage_board(self, session: Session,
+                    rule: Callable[[], Change]) -> tuple[Change, board_store.StagedBoard]:
+        """Apply one table-board rule in memory now (moves are ordered as they arrive) and stage
+        what it changed for the next group commit; nothing may be acknowledged until the record
+        is ``done``. A change that saves nothing (a resent move) still waits for the commit in
+        flight, which carries its first copy. If that commit fails, memory is rebuilt from the
+        database and the record carries the error."""
+        with self._lock:
+            self._check_current(session)
+            change = rule()
+            statements = self._statements(change) if change.boards else []
+            record = board_store.StagedBoard(statements)
+            self._boards_staged.append(record)
+            return change, record
 
     def close_step(self, session: Session) -> Change:
         """Close the current step (``Session.close_step``)."""
@@ -443,11 +464,15 @@ class Store:
                 if on_take is not None:
                     on_take()
                 staged = self.staging.take()
-                if not staged:
+                boards, self._boards_staged = self._boards_staged, []
+                if not staged and not boards:
                     return 0
                 saved_at = _now()
                 bumps = Counter(r.session.id for r in staged)
-                statements: Statements = [
+                # board changes first: they set the session's version absolutely, as memory has
+                # it without the answers below, which then add theirs
+                statements: Statements = [s for b in boards for s in b.statements]
+                statements += [
                     ("INSERT INTO submissions (session_id, participant, submission_id)"
                      " VALUES (?, ?, ?)",
                      [(r.session.id, r.participant.number, r.submission_id) for r in staged]),
@@ -461,7 +486,7 @@ class Store:
             try:
                 self._write_statements(statements)
             except BaseException as exc:
-                for r in staged:
+                for r in [*staged, *boards]:
                     r.error = exc
                 raise
             with self._lock:
@@ -470,11 +495,13 @@ class Store:
                     self.results.forget(r.session, {r.participant.group})
                     r.done = True
                 self.staging.settle(staged)
-            return len(staged)
+                for b in boards:
+                    b.done = True
+            return len(staged) + len(boards)
 
     def staged_count(self) -> int:
-        """How many answers wait for the next group commit."""
-        return len(self.staging)
+        """How many answers (and board changes) wait for the next group commit."""
+        return len(self.staging) + len(self._boards_staged)
 
     def dump(self) -> dict[str, list[tuple]]:
         """Every row of every table, for tests that prove a request changed nothing."""
