@@ -34,6 +34,7 @@ from typing import Any
 
 import socketio
 from load import Server, http_json, ms, percentile, raise_nofile
+from page_weight import write
 
 now = time.perf_counter
 DISCARD = 3
@@ -291,17 +292,6 @@ def section(result: dict, note: str) -> str:
     return "\n".join(lines)
 
 
-def write_results(path: Path, text: str) -> None:
-    """Replace the section between the markers in ``path``, or append it."""
-    old = path.read_text() if path.exists() else ""
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        new = head + text + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(new)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     raise_nofile()
@@ -321,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     if args.results:
-        write_results(args.results, section(result, args.note))
+        write(section(result, args.note), args.results, BEGIN, END)
     return 1 if result["errors"] else 0
 
 
