@@ -132,3 +132,17 @@ def test_reset_clears_rounds_and_boards():
     session.new_round()
     session.reset()
     assert (session.round, session.mode, session.boards) == (1, "individual", {})
+
+
+def test_a_top_board_starts_from_the_tables_top_picks_and_exports_its_first_m():
+    session = decided()
+    session.open_step("top")
+    for number, picks in {1: [5, 4, 3], 2: [5, 3, 1], 3: [5, 4, 2]}.items():
+        answer(session, session.participants[number], "top", picks)
+    session.open_step("top", "table")
+    board = session.table_board(1)
+    assert board.order[:2] == [5, 4] and sorted(board.order) == [1, 2, 3, 4, 5]
+    session.board_move(session.participants[2], 1, 0, 0, "t1")
+    assert board.answer() == [1, 5, 4]
+    (row,) = [r for r in session_tables(session) if r.group == "A"]
+    assert row.top == (1, 5, 4) and row.ranking is None and not row.locked
