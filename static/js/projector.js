@@ -498,7 +498,7 @@ function changesView(changes, page) {
         " · ", Object.entries(t.concordance).map(([r, c]) => `W${r} ${c ? fmt(c.w, 2) : "–"}`).join(" → ")),
       h("ol", { class: "change-list" }, t.moves.slice(0, 5).map((m) => h("li", {},
         chip(m.statement), title(m.statement),
-        h("span", { class: ["move", m.moved > 0 && "up", m.moved < 0 && "down"] },
+        h("span", { class: ["shift", m.moved > 0 && "up", m.moved < 0 && "down"] },
           m.moved > 0 ? `▲ ${m.moved}` : m.moved < 0 ? `▼ ${-m.moved}` : "=")))),
       distribution(t.answer ? t.to_answer : t.moved)))),
     note ? h("p", { class: "page-note" }, note) : null,

@@ -28,7 +28,7 @@ def wait_order(phone, order):
 
 
 def test_four_phones_build_one_answer_and_a_second_round_shows_what_changed(
-        browser, live_server, pages, shots, trainer):
+        browser, live_server, pages, shots, trainer, layout):
     info = live_server.create_session(groups=["Table 1", "Table 2"])
     url, code = live_server.url, info["code"]
     console = pages.new_page(browser, "console", viewport={"width": 1280, "height": 900})
@@ -131,6 +131,12 @@ def test_four_phones_build_one_answer_and_a_second_round_shows_what_changed(
         assert "Round 1 → agreed answer" in text and "Table 1" in text
         assert "People moved to their table's answer" in text
         shots(projector, "projector-what-changed")
+        for width, height in ((1280, 720), (1024, 768)):
+            projector.set_viewport_size({"width": width, "height": height})
+            projector.wait_for_timeout(300)
+            found = layout(projector)
+            assert found["out"] == [] and found["scrollHeight"] <= found["height"] + 1, found
+            shots(projector, f"projector-what-changed-{width}x{height}")
         console.wait_for_selector("#what-changed")
         shots(console, "console-what-changed", full_page=True)
         change = coach.call("facilitate")["snapshot"]["results"]["changes"]["tables"][0]
