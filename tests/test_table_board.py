@@ -173,3 +173,14 @@ def test_a_second_round_and_the_table_answer_in_the_exports_and_analyse(app, soc
                     "--out", str(out)]) == 0
     for kind in ("summary", "groups", "changes", "tables"):
         assert (out / f"{kind}.csv").read_bytes() == files[kind], kind
+
+
+def test_phones_and_projectors_cannot_start_rounds_or_lock_tables(app, socketio, store):
+    room, _ = a_room(app, socketio)
+    room.control("open_step", step="rank", mode="table")
+    before = store.dump()
+    for event, data in (("new_round", {}), ("lock_table", {"group": 1, "locked": True})):
+        for token in (room.phones["a"][1], room.info["projector_key"], "guess"):
+            ack = call(room.projector, event, token=token, **data)
+            assert ack["error"]["code"] in ("forbidden", "bad_token"), ack
+    assert store.dump() == before
