@@ -39,6 +39,7 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(PY) bench/aggregate.py
 	$(PY) bench/run_all.py
+	$(PY) bench/board.py --results bench/RESULTS.md
 
 ## make bench-weight: the phone's page weight with Chromium, into bench/RESULTS.md
 bench-weight: $(VENV)/.dev

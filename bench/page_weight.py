@@ -165,12 +165,13 @@ def section(result: dict) -> str:
     return "\n".join(lines)
 
 
-def write(text: str, path: Path) -> None:
-    """Put the section into RESULTS.md: replace the old one, or append; the rest is kept."""
+def write(text: str, path: Path, begin: str = BEGIN, end: str = END) -> None:
+    """Put the section (between ``begin`` and ``end``) into RESULTS.md: replace the old one, or
+    append; the rest is kept. bench/board.py writes its own section with it too."""
     old = path.read_text() if path.exists() else ""
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        new = head + text + rest.split(END, 1)[1]
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        new = head + text + rest.split(end, 1)[1]
     else:
         new = old.rstrip("\n") + "\n\n" + text + "\n"
     path.write_text(new)

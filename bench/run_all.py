@@ -314,11 +314,12 @@ def main(argv: list[str] | None = None) -> int:
                 break
     minutes = (time.monotonic() - t0) / 60
     text, ok = results_md(results, runs, machine(), started, minutes, args.workers)
-    if args.out.exists():  # sections other scripts write (bench/page_weight.py) are kept
-        kept = re.search(r"<!-- page-weight -->.*?<!-- /page-weight -->", args.out.read_text(),
-                         re.S)
-        if kept:
-            text = text.rstrip("\n") + "\n\n" + kept.group(0) + "\n"
+    if args.out.exists():  # sections other scripts write are kept
+        old = args.out.read_text()
+        for name in ("page-weight", "table-board"):  # bench/page_weight.py, bench/board.py
+            kept = re.search(rf"<!-- {name} -->.*?<!-- /{name} -->", old, re.S)
+            if kept:
+                text = text.rstrip("\n") + "\n\n" + kept.group(0) + "\n"
     args.out.write_text(text)
     print(text)
     print(f"wrote {args.out}")

@@ -1,8 +1,9 @@
-"""``python -m facilitator analyse RESPONSES.csv [--deck DECK] --out DIR``.
+"""``python -m facilitator analyse RESPONSES.csv [--tables TABLES.csv] [--deck DECK] --out DIR``.
 
-Re-analyses an exported (or merged) ``responses.csv`` offline and writes ``DIR/summary.csv`` and
-``DIR/groups.csv``, through the same aggregation the live projector uses. A malformed file stops
-with the line and the problem on stderr and writes nothing.
+Re-analyses an exported (or merged) ``responses.csv`` offline and writes ``DIR/summary.csv``,
+``DIR/groups.csv`` and ``DIR/changes.csv`` (and ``DIR/tables.csv`` when given one), through the
+same aggregation the live projector and the console use. A malformed file stops with the line and
+the problem on stderr and writes nothing.
 """
 
 from __future__ import annotations
@@ -16,10 +17,16 @@ from pathlib import Path
 from facilitator.decks import DEFAULT_DECK_ID, DeckError, find_deck
 from facilitator.export import (
     CsvError,
+    TableRow,
+    changes,
+    changes_csv,
+    group_discards,
     groups_csv,
     read_responses_bytes,
+    read_tables_bytes,
     summarise,
     summary_csv,
+    tables_csv,
 )
 
 
@@ -34,7 +41,12 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_DECK_ID,
         help=f"deck id from statements/ or a path to a .toml deck (default: {DEFAULT_DECK_ID})",
     )
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the two CSV files")
+    parser.add_argument(
+        "--tables",
+        metavar="TABLES.csv",
+        help="the tables' agreed answers (tables.csv), compared with the individual rounds",
+    )
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the CSV files")
     return parser
 
 
@@ -68,8 +80,12 @@ def main(argv: list[str]) -> int:
         print(f"analyse: {exc}", file=sys.stderr)
         return 2
     path = Path(args.responses)
+    tables: list[TableRow] = []
     try:
         rows = read_responses_bytes(path.read_bytes(), deck)
+        if args.tables is not None:
+            path = Path(args.tables)
+            tables = read_tables_bytes(path.read_bytes(), deck, group_discards(rows))
         summary_rows, group_rows = summarise(rows, deck)
     except CsvError as exc:
         print(f"analyse: {path}: {exc}", file=sys.stderr)
@@ -77,16 +93,24 @@ def main(argv: list[str]) -> int:
     except OSError as exc:
         print(f"analyse: {path}: cannot be read: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    files = {
+        "summary.csv": summary_csv(summary_rows),
+        "groups.csv": groups_csv(group_rows),
+        "changes.csv": changes_csv(changes(rows, deck, tables)),
+    }
+    if args.tables is not None:
+        files["tables.csv"] = tables_csv(tables, deck)
     out = Path(args.out)
     try:
-        _write_all(
-            out, {"summary.csv": summary_csv(summary_rows), "groups.csv": groups_csv(group_rows)}
-        )
+        _write_all(out, files)
     except OSError as exc:
         print(f"analyse: cannot write to {out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    groups = len({(r.session, r.group) for r in rows})
+    rounds = len({r.round for r in rows})
     print(
-        f"{len(rows)} participants in {len(group_rows)} groups (deck {deck.id}) -> "
-        f"{out / 'summary.csv'}, {out / 'groups.csv'}"
+        f"{len({(r.session, r.group, r.participant) for r in rows})} participants in {groups} "
+        f"groups, {rounds} round(s), {len(tables)} table answer(s) (deck {deck.id}) -> "
+        + ", ".join(str(out / name) for name in files)
     )
     return 0

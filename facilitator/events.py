@@ -84,7 +84,8 @@ class WorkshopNamespace(Namespace):
 
     EVENTS = frozenset({"join", "resume", "submit", "watch", "facilitate", "open_step",
                         "close_step", "reveal", "settle", "show_on_projector",
-                        "remove_participant", "reset_session", "close_session"})
+                        "remove_participant", "reset_session", "close_session", "new_round",
+                        "lock_table", "board_move", "board_agree", "board_withdraw"})
 
     def __init__(self, services: Services) -> None:
         super().__init__("/")
@@ -98,6 +99,9 @@ class WorkshopNamespace(Namespace):
             # while connected, and those are just unknown events
             if event == "disconnect":
                 guard.forget(sid)
+                tables = [r for r in self.rooms(sid, self.namespace) if r and r.startswith("t:")]
+                if tables:  # a member gone may complete the agreement of those still here
+                    self._check_locks(tables, sid)
             return None
         if not guard.allow_event(sid):
             return error_body(*RATE_LIMITED)
@@ -155,6 +159,7 @@ class WorkshopNamespace(Namespace):
         participant = store.join(session, workshop.clean_text(name, workshop.NAME_MAX),
                                  data.get("group"))
         join_room(live.participant_room(session, participant))
+        join_room(live.table_room(session, participant.group))
         self.services.broadcaster.touch(session)
         return {"ok": True, "token": participant.token,
                 "state": live.participant_state(session, participant, self.services.store)}
@@ -166,6 +171,7 @@ class WorkshopNamespace(Namespace):
             return error_body("bad_token", "This phone's place in the workshop is no longer valid.")
         session, participant = found
         join_room(live.participant_room(session, participant))
+        join_room(live.table_room(session, participant.group))
         return {"ok": True,
                 "state": live.participant_state(session, participant, self.services.store)}
 
@@ -184,6 +190,99 @@ class WorkshopNamespace(Namespace):
             self.services.broadcaster.touch(session)
         return {"ok": True, "version": session.version, "duplicate": duplicate,
                 "answers": live.answers_view(participant)}
+
+    def on_board_move(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Phone → server: move a statement on the table's shared board (``statement``, ``to``,
+        the ``version`` it was made on, a move ``id``). Acked after its commit; then every phone
+        at the table gets the ``board``. A resent move is acked as a duplicate, not reapplied."""
+        session, participant = self.participant(data)
+        change, view = self._board_rule(session, participant.group, lambda: session.board_move(
+            participant, data.get("statement"), data.get("to"), data.get("version"),
+            data.get("id")))
+        if change.moves:
+            self._push(session, participant.group, view)
+        return {"ok": True, "duplicate": not change.moves, "board": view}
+
+    def on_board_agree(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Phone → server: "We agree" with the board at ``version``; when every connected
+        member agrees, the board locks. The table's phones get the board."""
+        session, participant = self.participant(data)
+        connected = live.connected_members(self.socketio, session, participant.group)
+        _, view = self._board_rule(session, participant.group, lambda: session.board_agree(
+            participant, data.get("version"), connected))
+        self._push(session, participant.group, view)
+        return {"ok": True, "board": view}
+
+    def on_board_withdraw(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Phone → server: take back "We agree"; the table's phones get the board."""
+        session, participant = self.participant(data)
+        _, view = self._board_rule(session, participant.group,
+                                   lambda: session.board_withdraw(participant))
+        self._push(session, participant.group, view)
+        return {"ok": True, "board": view}
+
+    def participant(self, data: dict[str, Any]) -> tuple[Session, Participant]:
+        """The (session, participant) whose token ``data`` carries, or a refusal."""
+        found = self.services.store.by_participant(data.get("token"))
+        if found is None:
+            raise WorkshopError("bad_token",
+                                "This phone's place in the workshop is no longer valid.")
+        return found
+
+    def _board_rule(self, session: Session, group: int,
+                    rule: Any) -> tuple[workshop.Change, dict[str, Any] | None]:
+        """Apply a board rule now and wait for its commit (moves arriving together share one);
+        returns the change and the board as that rule left it, which is what its ack and push
+        show (never a later change that is not saved yet)."""
+        connected = len(live.connected_members(self.socketio, session, group))
+        views: list[dict[str, Any] | None] = []
+
+        def apply() -> workshop.Change:
+            change = rule()
+            moves = [move_id for _, move_id in change.moves]
+            views.append(live.board_view(session, group, moves, connected))
+            return change
+
+        change, record = self.services.store.stage_board(session, apply)
+        self.services.commit.wait(record)
+        return change, views[0]
+
+    def _push(self, session: Session, group: int, view: dict[str, Any] | None) -> None:
+        """Every phone at the table gets ``view``; consoles and projectors a snapshot."""
+        if view is not None:
+            self.socketio.emit("board", view, to=live.table_room(session, group),
+                               namespace=self.namespace)
+        self.services.broadcaster.touch(session)
+
+    def _push_board(self, session: Session, group: int, moves: list[str] | None = None,
+                    leaving: str | None = None) -> None:
+        """Every phone at the table gets its board; consoles and projectors a snapshot."""
+        connected = live.connected_members(self.socketio, session, group, leaving)
+        view = live.board_view(session, group, moves, len(connected))
+        if view is not None:
+            self.socketio.emit("board", view, to=live.table_room(session, group),
+                               namespace=self.namespace)
+        self.services.broadcaster.touch(session)
+
+    def _check_locks(self, tables: list[str], leaving: str) -> None:
+        """As the socket ``leaving`` goes: lock each of its tables whose other connected members
+        all agree."""
+        store = self.services.store
+        for room in tables:
+            _, sid, number = room.split(":")
+            session = store.sessions.get(int(sid))
+            group = int(number)
+            board = session.table_board(group) if session else None
+            if session is None or board is None:
+                continue
+            connected = live.connected_members(self.socketio, session, group, leaving)
+            if board.ready_to_lock(connected):
+                try:
+                    store.board(session, lambda s=session, g=group, c=connected:
+                                s.check_lock(g, c) or workshop.Change(s))
+                except WorkshopError:
+                    continue
+                self._push_board(session, group, leaving=leaving)
 
     # -- projector ----------------------------------------------------------------------------
     def on_watch(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -206,8 +305,27 @@ class WorkshopNamespace(Namespace):
     def on_open_step(self, data: dict[str, Any]) -> dict[str, Any]:
         """Console → server: make a step current and open; phones get their new state."""
         session = self.console_session(data)
-        self.services.store.open_step(session, data.get("step"))
+        self.services.store.open_step(session, data.get("step"), data.get("mode", "individual"))
         return self.console_ack(session)
+
+    def on_new_round(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Console → server: start the next individual round (rank opens for everyone, each
+        phone from its own previous answer); phones get their new state."""
+        session = self.console_session(data)
+        self.services.store.new_round(session)
+        return self.console_ack(session)
+
+    def on_lock_table(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Console → server: lock a table's shared answer as it stands (``locked`` true) or
+        unlock it; the table's phones get the board."""
+        session = self.console_session(data)
+        group = data.get("group")
+        connected = (live.connected_members(self.socketio, session, group)
+                     if type(group) is int and group in session.groups else set())
+        self.services.store.board(
+            session, lambda: session.lock_table(group, data.get("locked"), connected))
+        self._push_board(session, group)  # type: ignore[arg-type]  # lock_table checked it
+        return self.console_ack(session, phones=False)
 
     def on_close_step(self, data: dict[str, Any]) -> dict[str, Any]:
         """Console → server: close the current step (closing discard decides the discards)."""

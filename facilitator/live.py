@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from facilitator.consensus import DISTINCTIVE_MIN
+from facilitator.rounds import TableRounds, what_changed
 from facilitator.start_order import start_order
 from facilitator.store import Store
 from facilitator.workshop import (
@@ -48,9 +49,59 @@ def participant_room(session: Session, participant: Participant) -> str:
     return f"u:{session.id}:{participant.number}"
 
 
+def table_room(session: Session, group: int) -> str:
+    """Socket.IO room of every phone at one table (the table board's pushes)."""
+    return f"t:{session.id}:{group}"
+
+
+def connected_members(socketio: Any, session: Session, group: int,
+                      leaving: str | None = None) -> set[int]:
+    """The members of ``group`` with at least one connected tab (their room is not empty),
+    not counting the socket ``leaving``."""
+    rooms = socketio.server.manager.rooms.get("/", {})
+    return {p.number for p in session.members(group)
+            if set(rooms.get(participant_room(session, p)) or ()) - {leaving}}
+
+
+def board_view(session: Session, group: int, moves: list[str] | None = None,
+               connected: int | None = None) -> dict[str, Any] | None:
+    """The ``board`` push: the table's shared board now, the move ids it applied since the last
+    push (``moves``) and how many members are connected; None when the table has no board."""
+    board = session.table_board(group)
+    if board is None:
+        return None
+    return {"group": group, "round": session.round, **board.to_dict(),
+            "moves": moves or [], "connected": connected}
+
+
+def what_changed_view(session: Session) -> dict[str, Any]:
+    """Each table's round 1 against its last round or agreed answer, and the room's movement
+    (``rounds.what_changed``): the agreed answer is the table's locked rank board, latest round."""
+    tables = []
+    for number, group in session.groups.items():
+        statements = session.remaining(number)
+        if statements is None:
+            continue
+        rounds: dict[int, dict[int, list[int]]] = {}
+        for p in session.members(number):
+            for past, answers in p.history.items():
+                if "rank" in answers:
+                    rounds.setdefault(past, {})[p.number] = answers["rank"]
+            if "rank" in p.answers:
+                rounds.setdefault(session.round, {})[p.number] = p.answers["rank"]
+        answer = None
+        for (_round, step, g), board in sorted(session.boards.items()):
+            if g == number and step == "rank" and board.locked:
+                answer = board.order
+        tables.append(TableRounds(number, group.name, statements, rounds, answer))
+    return what_changed(tables)
+
+
 def session_view(session: Session) -> dict[str, Any]:
     """The session fields every audience sees."""
     return {
+        "round": session.round,
+        "mode": session.mode,
         "code": session.code,
         "title": session.title,
         "instructions": session.deck.instructions,
@@ -86,6 +137,8 @@ def participant_state(session: Session, participant: Participant,
         "remaining": list(remaining) if remaining is not None else None,
         "start_order": start_order(session, participant),
         "answers": answers_view(participant),
+        "previous": {step: session.previous_answer(participant, step) for step in ("rank", "top")},
+        "board": board_view(session, participant.group),
         "similarities": similarities,
         "version": session.version,
     }
@@ -128,7 +181,8 @@ def results_view(store: Store, session: Session) -> dict[str, Any]:
         data["name"] = group.name
         groups.append(data)
     # the room's "tables" comparison names tables by their index in ``groups``
-    return {"groups": groups, "room": store.results.room(session).to_dict()}
+    return {"groups": groups, "room": store.results.room(session).to_dict(),
+            "changes": what_changed_view(session)}
 
 
 def snapshot(store: Store, session: Session, audience: str, base_url: str = "") -> dict[str, Any]:
@@ -151,6 +205,7 @@ def snapshot(store: Store, session: Session, audience: str, base_url: str = "") 
             "answered": answered,
             "group_discard": group.discard,
             "discard_tied": list(group.discard_tied) if group.discard_tied else None,
+            "board": board_view(session, number),
         }
         if console:
             entry["participants"] = [

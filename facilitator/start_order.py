@@ -16,12 +16,16 @@ from facilitator.workshop import Participant, Session
 
 
 def start_order(session: Session, participant: Participant) -> list[int] | None:
-    """The order the participant's ranking starts from; None while their table's discard is
+    """The order the participant's ranking starts from: their previous round's ranking in a
+    later round, else the deck's (or a shuffled) order; None while their table's discard is
     undecided (there is nothing to rank yet)."""
     remaining = session.remaining(participant.group)
     if remaining is None:
         return None
     order = list(remaining)
+    previous = session.previous_answer(participant, "rank")
+    if previous is not None and sorted(previous) == sorted(order):
+        return list(previous)  # a later round starts from their own previous ranking
     if session.shuffle:
         seed = hashlib.sha256(f"{session.code}:{participant.number}".encode()).digest()
         random.Random(seed).shuffle(order)

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from facilitator import workshop
+from facilitator import board_store, workshop
 from facilitator.decks import Deck, Statement
 from facilitator.group_commit import COMMITTED, StagedAnswer, Staging
 from facilitator.results import ResultCache
@@ -101,6 +101,7 @@ class Store:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}
         if "shuffle" not in columns:  # a database from before the shuffled starting order
             self._db.execute("ALTER TABLE sessions ADD COLUMN shuffle INTEGER NOT NULL DEFAULT 1")
+        board_store.migrate(self._db)
         self._blocking = blocking or _run_here
         # _writing: one transaction at a time on the connection; _lock: memory and staging.
         # Taken in that order when both are needed. Answers are staged while a commit runs.
@@ -113,6 +114,7 @@ class Store:
         self._by_participant: dict[str, tuple[Session, Participant]] = {}
         self.results = ResultCache()
         self.staging = Staging()  # answers accepted but not yet committed
+        self._boards_staged: list[board_store.StagedBoard] = []  # board changes, in memory
         self._load()
 
     # -- the write path ---------------------------------------------------------------------
@@ -203,10 +205,13 @@ class Store:
         if change.removed:
             out.append(("UPDATE participants SET removed = 1 WHERE session_id = ? AND number = ?",
                         [(s.id, p.number) for p in change.removed]))
-        return out
+        return out + board_store.statements(change)
 
     def _reload(self) -> None:
         self.staging.fail(RuntimeError("the store was reloaded after a failed write"))
+        for record in self._boards_staged:  # their changes leave memory with the reload
+            record.error = RuntimeError("the store was reloaded after a failed write")
+        self._boards_staged = []
         self.sessions.clear()
         self._by_code.clear()
         self._by_console.clear()
@@ -274,6 +279,7 @@ class Store:
             "SELECT session_id, participant, submission_id FROM submissions"
         ):
             self.sessions[sid].participants[number].submission_ids.add(submission_id)
+        board_store.load(db, self.sessions)
         for session in list(self.sessions.values()):
             self._index(session)
 
@@ -340,9 +346,36 @@ class Store:
             self._index(session)
         return session
 
-    def open_step(self, session: Session, step: object) -> Change:
-        """Make ``step`` current and open (``Session.open_step``)."""
-        return self._apply(session, lambda: session.open_step(step))
+    def open_step(self, session: Session, step: object, mode: object = "individual") -> Change:
+        """Make ``step`` current and open, alone or as a table (``Session.open_step``)."""
+        return self._apply(session, lambda: session.open_step(step, mode))
+
+    def new_round(self, session: Session) -> Change:
+        """Start the next individual round (``Session.new_round``)."""
+        return self._apply(session, session.new_round)
+
+    def board(self, session: Session, rule: Callable[[], Change]) -> Change:
+        """Apply one table-board rule (a move, an agreement, a lock; ``Session.board_*``,
+        ``lock_table``, ``check_lock``) and commit it before returning."""
+        change, record = self.stage_board(session, rule)
+        self.commit_staged()
+        record.result()
+        return change
+
+    def stage_board(self, session: Session,
+                    rule: Callable[[], Change]) -> tuple[Change, board_store.StagedBoard]:
+        """Apply one table-board rule in memory now (moves are ordered as they arrive) and stage
+        what it changed for the next group commit; nothing may be acknowledged until the record
+        is ``done``. A change that saves nothing (a resent move) still waits for the commit in
+        flight, which carries its first copy. If that commit fails, memory is rebuilt from the
+        database and the record carries the error."""
+        with self._lock:
+            self._check_current(session)
+            change = rule()
+            statements = self._statements(change) if change.boards else []
+            record = board_store.StagedBoard(statements)
+            self._boards_staged.append(record)
+            return change, record
 
     def close_step(self, session: Session) -> Change:
         """Close the current step (``Session.close_step``)."""
@@ -376,7 +409,7 @@ class Store:
             self.commit_staged()
             self._write_statements([(f"DELETE FROM {table} WHERE session_id = ?", [(session.id,)])
                                     for table in ("answers", "submissions", "participants",
-                                                  "groups")]
+                                                  "groups", *board_store.TABLES)]
                                    + [("DELETE FROM sessions WHERE id = ?", [(session.id,)])])
             self._unindex(session)
 
@@ -437,11 +470,15 @@ class Store:
                 if on_take is not None:
                     on_take()
                 staged = self.staging.take()
-                if not staged:
+                boards, self._boards_staged = self._boards_staged, []
+                if not staged and not boards:
                     return 0
                 saved_at = _now()
                 bumps = Counter(r.session.id for r in staged)
-                statements: Statements = [
+                # board changes first: they set the session's version absolutely, as memory has
+                # it without the answers below, which then add theirs
+                statements: Statements = [s for b in boards for s in b.statements]
+                statements += [
                     ("INSERT INTO submissions (session_id, participant, submission_id)"
                      " VALUES (?, ?, ?)",
                      [(r.session.id, r.participant.number, r.submission_id) for r in staged]),
@@ -455,7 +492,7 @@ class Store:
             try:
                 self._write_statements(statements)
             except BaseException as exc:
-                for r in staged:
+                for r in [*staged, *boards]:
                     r.error = exc
                 raise
             with self._lock:
@@ -464,16 +501,19 @@ class Store:
                     self.results.forget(r.session, {r.participant.group})
                     r.done = True
                 self.staging.settle(staged)
-            return len(staged)
+                for b in boards:
+                    b.done = True
+            return len(staged) + len(boards)
 
     def staged_count(self) -> int:
-        """How many answers wait for the next group commit."""
-        return len(self.staging)
+        """How many answers (and board changes) wait for the next group commit."""
+        return len(self.staging) + len(self._boards_staged)
 
     def dump(self) -> dict[str, list[tuple]]:
         """Every row of every table, for tests that prove a request changed nothing."""
         with self._writing:
             return {
                 table: sorted(self._db.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
-                for table in ("sessions", "groups", "participants", "answers", "submissions")
+                for table in ("sessions", "groups", "participants", "answers", "submissions",
+                              *board_store.TABLES)
             }

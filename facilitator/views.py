@@ -34,7 +34,7 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
-EXPORTS = ("responses", "summary", "groups")
+EXPORTS = ("responses", "summary", "groups", "tables", "changes")
 
 
 def store() -> Store:
@@ -219,6 +219,11 @@ def export_bytes(sessions: list[Session], kind: str) -> bytes:
     rows = [row for s in sessions for row in export.session_rows(s)]
     if kind == "responses":
         return export.responses_csv(rows, deck, extra_columns=("name",))
+    tables = [row for s in sessions for row in export.session_tables(s)]
+    if kind == "tables":
+        return export.tables_csv(tables, deck)
+    if kind == "changes":
+        return export.changes_csv(export.changes(rows, deck, tables))
     summary_rows, group_rows = export.summarise(rows, deck)
     return export.summary_csv(summary_rows) if kind == "summary" else export.groups_csv(group_rows)
 

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from facilitator.board import Board, BoardError, new_board
 from facilitator.consensus import (
     AnswerError,
+    aggregate_group,
     check_discard_vote,
     check_ranking,
     check_top,
@@ -28,10 +32,10 @@ STEPS: tuple[str, ...] = ("lobby", "discard", "rank", "similarities", "top", "re
 INPUT_STEPS: tuple[str, ...] = ("discard", "rank", "top")
 NAME_MAX = 40
 # What the projector can show while results are revealed: the step's own view ("step"), the room
-# matrix (statements x tables), each table's top picks ("top"), one table, or one statement
-# across the tables. ``page`` picks the tables shown (by the step's view, the matrix or the top
-# picks) when there are more than MATRIX_TABLES.
-PROJECTOR_VIEWS: tuple[str, ...] = ("step", "matrix", "top", "table", "statement")
+# matrix (statements x tables), each table's top picks ("top"), one table, one statement across
+# the tables, or what the discussion changed ("changes"). ``page`` picks the tables shown (by the
+# step's view, the matrix or the top picks) when there are more than MATRIX_TABLES.
+PROJECTOR_VIEWS: tuple[str, ...] = ("step", "matrix", "top", "table", "statement", "changes")
 MATRIX_TABLES = 8
 GROUP_NAME_MAX = 40
 TITLE_MAX = 120
@@ -113,6 +117,8 @@ class Participant:
     removed: bool = False
     answers: dict[str, Any] = field(default_factory=dict)
     submission_ids: set[str] = field(default_factory=set)
+    # earlier rounds' rank and top answers, read-only: round -> {step: answer}
+    history: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def label(self) -> str:
         """Name to show: their display name, or 'Participant N'."""
@@ -142,6 +148,9 @@ class Change:
     joined: Participant | None = None
     removed: list[Participant] = field(default_factory=list)
     reset: bool = False  # every answer and submission of the session is gone
+    archived: list[Participant] = field(default_factory=list)  # answers moved to a past round
+    boards: set[BoardKey] = field(default_factory=set)  # table boards changed
+    moves: list[tuple[BoardKey, str]] = field(default_factory=list)  # move ids applied
 
     def stale_groups(self) -> set[int]:
         """Groups whose results (consensus) may differ after this change."""
@@ -150,7 +159,12 @@ class Change:
         stale.update(p.group for p in self.removed)
         if self.joined is not None:
             stale.add(self.joined.group)
+        stale.update(p.group for p in self.archived)
         return stale
+
+
+BoardKey = tuple[int, str, int]  # (round, step, group)
+MODES = ("individual", "table")
 
 
 @dataclass
@@ -170,6 +184,9 @@ class Session:
     closed: bool = False
     version: int = 0
     shuffle: bool = True  # each participant's ranking starts in an order of their own
+    round: int = 1  # the individual round (2, 3 … after the discussion)
+    mode: str = "individual"  # the open input step is answered alone or as a table ("table")
+    boards: dict[BoardKey, Board] = field(default_factory=dict)
     groups: dict[int, Group] = field(default_factory=dict)
     participants: dict[int, Participant] = field(default_factory=dict)
     # What the trainer chose for the projector (``show_on_projector``) while this step is
@@ -235,20 +252,173 @@ class Session:
         participant.removed = True
         return self._changed(Change(self, removed=[participant]))
 
-    def open_step(self, step: object) -> Change:
+    def open_step(self, step: object, mode: object = "individual") -> Change:
         """Make ``step`` current and open. Input steps hide results; the others reveal them.
-        Leaving an open discard step decides the discards, as closing it would."""
+        Leaving an open discard step decides the discards, as closing it would.
+
+        ``mode`` "table" opens an input step as a shared board per table (``Board``), started
+        from the table's consensus of the last individual answers, else shuffled; reopening
+        keeps a board that this round already has."""
         self.check_open()
         step = check_step_name(step)
         if step == "discard" and self.deck.discard == 0:
             raise WorkshopError("wrong_step", "This deck has no discard step.")
+        if mode not in MODES:
+            raise WorkshopError("bad_request", "mode must be individual or table.")
+        if mode == "table" and step not in INPUT_STEPS:
+            raise WorkshopError("bad_request",
+                                "Only the discard, rank and top steps can be played as a table.")
         change = Change(self)
         if self.step == "discard" and self.open and step != "discard":
             self._decide_discards(change)
         is_input = step in INPUT_STEPS
         self.step, self.open, self.revealed = step, is_input, not is_input
         self.projector_view = {}
+        self.mode = str(mode) if is_input else "individual"
+        if self.mode == "table":
+            for number in self.groups:
+                self._start_board(change, number)
         return self._changed(change)
+
+    def new_round(self) -> Change:
+        """Start the next individual round (2, 3 …): each participant's rank and top answers
+        become the finished round's, read-only from now on; the rank step opens for everyone
+        alone, each phone starting from its own previous answer."""
+        self.check_open()
+        change = Change(self)
+        if self.step == "discard" and self.open:
+            self._decide_discards(change)
+        for p in self.active():
+            done = {step: p.answers.pop(step) for step in ("rank", "top") if step in p.answers}
+            if done:
+                p.history[self.round] = done
+                change.archived.append(p)
+        self.round += 1
+        self.step, self.open, self.revealed, self.mode = "rank", True, False, "individual"
+        return self._changed(change)
+
+    def previous_answer(self, participant: Participant, step: str) -> Any:
+        """The participant's answer to ``step`` in their latest earlier round, or None."""
+        for number in sorted(participant.history, reverse=True):
+            if step in participant.history[number]:
+                return participant.history[number][step]
+        return None
+
+    # -- the table board ----------------------------------------------------------------------
+    def table_board(self, group: int) -> Board | None:
+        """The shared board ``group`` is building now (None unless a step is open as a table)."""
+        if self.mode != "table" or self.step not in INPUT_STEPS:
+            return None
+        return self.boards.get((self.round, self.step, group))
+
+    def board_move(self, participant: Participant, statement: object, to: object,
+                   version: object, move_id: object) -> Change:
+        """A member moves a statement on their table's board (``Board.move``); a resent move
+        changes nothing."""
+        key, board = self._board_of(participant)
+        with _board_rules():
+            fresh = board.move(statement, to, version, move_id)
+        if not fresh:
+            return Change(self)
+        change = Change(self, boards={key}, moves=[(key, str(move_id))])
+        return self._changed(change)
+
+    def board_agree(self, participant: Participant, version: object,
+                    connected: set[int]) -> Change:
+        """A member agrees with their table's board as it is at ``version``; it locks when
+        every connected member (``connected``: participant numbers) agrees."""
+        key, board = self._board_of(participant)
+        with _board_rules():
+            board.agree(participant.number, version, connected)
+        return self._changed(Change(self, boards={key}))
+
+    def board_withdraw(self, participant: Participant) -> Change:
+        """A member takes their agreement back."""
+        key, board = self._board_of(participant)
+        with _board_rules():
+            board.withdraw(participant.number)
+        return self._changed(Change(self, boards={key}))
+
+    def lock_table(self, group: object, locked: object, connected: set[int]) -> Change:
+        """The trainer locks a table's board as it stands, or unlocks it."""
+        if type(group) is not int or group not in self.groups:
+            raise WorkshopError("not_found", "There is no such group in this session.")
+        if not isinstance(locked, bool):
+            raise WorkshopError("bad_request", "locked must be true or false.")
+        board = self.table_board(group)
+        if board is None:
+            raise WorkshopError("not_table_mode", "That table is not building a shared answer.")
+        if locked:
+            board.lock(connected)
+        else:
+            board.unlock()
+        return self._changed(Change(self, boards={(self.round, self.step, group)}))
+
+    def check_lock(self, group: int, connected: set[int]) -> Change | None:
+        """Lock ``group``'s board if every member still connected has agreed (after one who
+        had not left); None when nothing changed."""
+        board = self.table_board(group)
+        if board is None or board.locked or not board.check_lock(connected):
+            return None
+        return self._changed(Change(self, boards={(self.round, self.step, group)}))
+
+    def _board_of(self, participant: Participant) -> tuple[BoardKey, Board]:
+        self.check_open()
+        if participant.removed:
+            raise WorkshopError("bad_token", "You have been removed from this session.")
+        if self.mode != "table" or not self.open or self.step not in INPUT_STEPS:
+            raise WorkshopError("not_table_mode",
+                                "Your table is not building a shared answer right now.")
+        key = (self.round, self.step, participant.group)
+        board = self.boards.get(key)
+        if board is None:
+            raise WorkshopError("awaiting_discard",
+                                "Your group's discard is tied; the trainer will settle it in a "
+                                "moment.")
+        return key, board
+
+    def _start_board(self, change: Change, number: int) -> None:
+        """Start ``number``'s board for the open step unless it has one (or cannot have one
+        yet: rank and top need the table's discard)."""
+        key = (self.round, self.step, number)
+        if key in self.boards:
+            return
+        statements = self.deck.numbers if self.step == "discard" else self.remaining(number)
+        if statements is None:
+            return
+        self.boards[key] = new_board(self.step, statements, self.deck.top,
+                                     start=self._board_start(number, statements))
+        change.boards.add(key)
+
+    def _board_start(self, number: int, statements: tuple[int, ...]) -> list[int] | None:
+        """The table's consensus of its last individual answers, in the board's terms: for
+        discard the most voted statements last; for rank the consensus order; for top the top
+        picks first, then the consensus order. None when nobody answered alone (shuffled)."""
+        members = self.members(number)
+        if self.step == "discard":
+            votes = [p.answers["discard"] for p in members if "discard" in p.answers]
+            if not votes:
+                return None
+            tally = {s: votes.count(s) for s in statements}
+            return sorted(statements, key=lambda s: (tally[s], s))
+        rankings, tops = [], []
+        for p in members:
+            rank = p.answers.get("rank") or self.previous_answer(p, "rank")
+            top = p.answers.get("top") or self.previous_answer(p, "top")
+            if rank and sorted(rank) == sorted(statements):
+                rankings.append(rank)
+            if top and set(top) <= set(statements):
+                tops.append(top)
+        if not rankings and not (self.step == "top" and tops):
+            return None
+        result = aggregate_group(
+            statements, discard_votes=[], group_discard=None, rankings=rankings, tops=tops,
+            top_size=self.deck.top, participants=len(members), has_discard=False)
+        order = list(result.consensus_order or statements)
+        if self.step == "top" and result.top_order:
+            first = list(result.top_order)
+            order = first + [s for s in order if s not in first]
+        return order
 
     def close_step(self) -> Change:
         """Close the current step; closing the discard step decides each group's discard
@@ -320,6 +490,9 @@ class Session:
             raise WorkshopError("wrong_step", "This deck has no discard step.")
         if step != self.step:
             raise WorkshopError("wrong_step", f"The {step} step is not the current step.")
+        if self.mode == "table":
+            raise WorkshopError("table_mode", "Your table answers this step together on the "
+                                "shared board.")
         if not self.open:
             raise WorkshopError("step_closed", f"The {step} step is closed.")
         try:
@@ -362,10 +535,13 @@ class Session:
             p.removed = True
             p.answers.clear()
             p.submission_ids.clear()
+            p.history.clear()
         for g in self.groups.values():
             g.discard, g.discard_tied = None, None
+        self.boards.clear()
         self.step, self.open, self.revealed, self.closed = "lobby", False, False, False
         self.projector_view = {}
+        self.round, self.mode = 1, "individual"
         return self._changed(change)
 
     # -- helpers of the rules -----------------------------------------------------------------
@@ -378,6 +554,11 @@ class Session:
         if self.deck.discard == 0:
             return
         for number in self.groups:
+            board = self.boards.get((self.round, "discard", number))
+            if self.mode == "table" and board is not None:
+                # the table's shared answer decides, locked or not: the trainer moved on
+                self._set_discard(change, number, board.order[-1], None)
+                continue
             votes = [p.answers["discard"] for p in self.members(number) if "discard" in p.answers]
             tally = tally_discard(self.deck.numbers, votes)
             self._set_discard(change, number, tally.decided,
@@ -392,11 +573,25 @@ class Session:
                 p.answers.pop("rank", None)
                 p.answers.pop("top", None)
                 change.cleared.append(p)
+            for step in ("rank", "top"):  # nor do this round's boards of the table
+                if self.boards.pop((self.round, step, number), None) is not None:
+                    change.boards.add((self.round, step, number))
         group.discard, group.discard_tied = discard, tied
         change.groups.add(number)
+        if self.mode == "table" and self.open and self.step in ("rank", "top"):
+            self._start_board(change, number)
 
 
 # -- rules ----------------------------------------------------------------------------------
+@contextmanager
+def _board_rules() -> Iterator[None]:
+    """A board's refusal crosses into the workshop's error shape."""
+    try:
+        yield
+    except BoardError as exc:
+        raise WorkshopError(exc.code, exc.message) from exc
+
+
 def check_submission_id(value: object) -> str:
     """A client-generated submission id: 1–64 printable ASCII characters."""
     if (

@@ -22,7 +22,14 @@ from facilitator.export import (
 
 DECK = load_decks()[DEFAULT_DECK_ID]
 NO_DISCARD = load_decks()["partnership-barriers"]
-HEADER = ",".join(responses_header(DECK))
+
+
+def legacy_header(deck):
+    """The header of files written before rounds: no ``round`` column (still valid)."""
+    return [name for name in responses_header(deck) if name != "round"]
+
+
+HEADER = ",".join(legacy_header(DECK))
 RANKING = "2,8,1,10,4,9,7,6,5"
 TOP = "2,8,1,10,4"
 
@@ -56,12 +63,13 @@ def test_the_header_lists_the_contract_columns_in_order():
         "session",
         "group",
         "participant",
+        "round",
         "discard_vote",
         "group_discard",
         *(f"rank_{k}" for k in range(1, 10)),
         *(f"top_{k}" for k in range(1, 6)),
     ]
-    assert responses_header(NO_DISCARD)[5:] == [
+    assert responses_header(NO_DISCARD)[6:] == [
         *(f"rank_{k}" for k in range(1, 7)),
         "top_1",
         "top_2",
@@ -103,7 +111,8 @@ def test_a_byte_order_mark_left_in_the_text_is_accepted():
 def test_write_responses_writes_text_to_any_file():
     out = io.StringIO()
     write_responses(sample_rows()[:1], DECK, out)
-    assert out.getvalue().splitlines()[0] == HEADER
+    assert out.getvalue().splitlines()[0] == ",".join(responses_header(DECK))
+    assert out.getvalue().splitlines()[1].startswith("S1,Table 1,p1,1,3,3,2,8,")
 
 
 def test_blank_cells_mean_did_not_vote_rank_or_pick():
@@ -174,20 +183,20 @@ def test_a_top_with_the_discard_is_refused():
 
 
 def test_missing_columns_are_named_on_line_one():
-    short = ",".join(responses_header(DECK)[:-2])
+    short = ",".join(legacy_header(DECK)[:-2])
     error = problem(short + "\n")
     assert error.line == 1
     assert "missing column(s) top_4, top_5" in error.message
 
 
 def test_a_header_for_another_deck_suggests_choosing_the_deck():
-    error = problem(",".join(responses_header(NO_DISCARD)) + "\n")
+    error = problem(",".join(legacy_header(NO_DISCARD)) + "\n")
     assert error.line == 1
     assert "--deck" in error.message
 
 
 def test_columns_out_of_order_are_refused():
-    names = responses_header(DECK)
+    names = legacy_header(DECK)
     names[3], names[4] = names[4], names[3]
     assert (
         "column 4 is 'group_discard', expected 'discard_vote'" in problem(",".join(names)).message
@@ -195,7 +204,7 @@ def test_columns_out_of_order_are_refused():
 
 
 def test_header_names_are_matched_without_case_or_spaces():
-    header = ",".join(f" {name.upper()} " for name in responses_header(DECK))
+    header = ",".join(f" {name.upper()} " for name in legacy_header(DECK))
     assert len(read(header + "\n" + row() + "\n")) == 1
 
 
@@ -255,7 +264,7 @@ def test_a_statement_cell_must_be_a_number():
 
 
 def test_a_deck_without_a_discard_step_refuses_discard_cells():
-    header = ",".join(responses_header(NO_DISCARD))
+    header = ",".join(legacy_header(NO_DISCARD))
     error = problem(header + "\nS1,T1,p1,3,,1,2,3,4,5,6,1,2,3\n", NO_DISCARD)
     assert "no discard step" in error.message
     rows = read(header + "\nS1,T1,p1,,,1,2,3,4,5,6,1,2,3\n", NO_DISCARD)
@@ -313,6 +322,7 @@ def test_summary_and_group_files_have_the_contract_columns_and_neutralised_text(
     assert list(rows[0])[:10] == [
         "session",
         "group",
+        "round",
         "statement",
         "text",
         "discard_votes",
@@ -320,7 +330,6 @@ def test_summary_and_group_files_have_the_contract_columns_and_neutralised_text(
         "rank_sd",
         "consensus_position",
         "top_five_count",
-        "top_five_points",
     ]
     assert rows[0]["group"] == "'=Table"
     assert rows[0]["mean_rank"] == "3.0000"
@@ -329,6 +338,7 @@ def test_summary_and_group_files_have_the_contract_columns_and_neutralised_text(
     assert list(group_rows[0])[:10] == [
         "session",
         "group",
+        "round",
         "participants",
         "rankings",
         "group_discard",
@@ -336,7 +346,6 @@ def test_summary_and_group_files_have_the_contract_columns_and_neutralised_text(
         "chi_square",
         "p_value",
         "consensus_order",
-        "top_five_order",
     ]
     assert group_rows[0]["kendall_w"] == "1.0000"
     assert float(group_rows[0]["p_value"]) == pytest.approx(groups[0]["p_value"], rel=1e-3)

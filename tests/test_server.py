@@ -394,11 +394,12 @@ def test_exports_follow_the_csv_contract(room):
     assert r.status_code == 200 and r.mimetype == "text/csv"
     text = r.get_data().decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0][:5] == ["session", "group", "participant", "discard_vote", "group_discard"]
-    assert rows[0][5:19] == [f"rank_{i}" for i in range(1, 10)] + [f"top_{i}" for i in
+    assert rows[0][:6] == ["session", "group", "participant", "round", "discard_vote",
+                           "group_discard"]
+    assert rows[0][6:20] == [f"rank_{i}" for i in range(1, 10)] + [f"top_{i}" for i in
                                                                        range(1, 6)]
-    assert rows[1][:5] == [room.info["code"], "Table 1", "1", "3", "3"]
-    assert rows[1][5:14] == ["1", "2", "4", "5", "6", "7", "8", "9", "10"]
+    assert rows[1][:6] == [room.info["code"], "Table 1", "1", "1", "3", "3"]
+    assert rows[1][6:15] == ["1", "2", "4", "5", "6", "7", "8", "9", "10"]
     assert rows[1][-1].startswith("'=")  # the hostile name is neutralised
     for kind in ("summary", "groups"):
         r = room.http.get(f"/facilitator/{room.token}/export/{kind}.csv")

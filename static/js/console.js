@@ -107,7 +107,14 @@ document.addEventListener("click", async (e) => {
   if (action === "open") {
     const warning = stepWarning(button.dataset.step);
     if (warning && !(await confirmAction(warning.title, warning.text, warning.ok))) return;
-    await control("open_step", { step: button.dataset.step });
+    await control("open_step", { step: button.dataset.step, mode: button.dataset.mode || "individual" });
+  } else if (action === "new-round") {
+    const ok = await confirmAction(`Start round ${snap.session.round + 1}?`,
+      "Everyone ranks again on their own phone, starting from their own last ranking. This round's answers are kept, read-only, for the comparison.",
+      `Start round ${snap.session.round + 1}`);
+    if (ok) await control("new_round");
+  } else if (action === "lock") {
+    await control("lock_table", { group: Number(button.dataset.group), locked: button.dataset.locked === "1" });
   } else if (action === "close") {
     await control("close_step");
   } else if (action === "settle") {
@@ -170,12 +177,13 @@ function render() {
 }
 
 function renderStatus(session, deck) {
-  let text;
+  let text = session.round > 1 ? `Round ${session.round}. ` : "";
   if (session.closed) text = "The session has ended.";
   else if (INPUT.includes(session.step)) {
-    text = `${stepName(session.step, deck)} is ${session.open ? "open: phones can answer" : "closed"}.`;
-  } else if (session.step === "lobby") text = "Lobby: people are joining.";
-  else text = `${stepName(session.step, deck)}: no answers in this step.`;
+    const how = session.mode === "table" ? "each table builds one answer together" : "phones can answer";
+    text += `${stepName(session.step, deck)} is ${session.open ? `open: ${how}` : "closed"}.`;
+  } else if (session.step === "lobby") text += "Lobby: people are joining.";
+  else text += `${stepName(session.step, deck)}: no answers in this step.`;
   text += session.revealed ? " Results are on the projector." : " Results are hidden.";
   setText($("#step-status"), text);
 }
@@ -192,9 +200,19 @@ function controls(session, deck, steps) {
       items.push(h("button", { type: "button", class: "button primary", id: "next-step", dataset: { action: "open", step: next } },
         `Next: ${stepName(next, deck)} →`));
     }
+    if (next && INPUT.includes(next)) {
+      items.push(h("button", { type: "button", class: "button secondary", id: "next-step-table", dataset: { action: "open", step: next, mode: "table" } },
+        `${shortStepName(next, deck)} as a table →`));
+    }
     if (INPUT.includes(session.step)) {
       items.push(h("button", { type: "button", class: "button secondary", id: "reopen-step", dataset: { action: "open", step: session.step } },
         "Reopen"));
+      items.push(h("button", { type: "button", class: "button secondary", id: "reopen-table", dataset: { action: "open", step: session.step, mode: "table" } },
+        "Reopen as a table"));
+    }
+    if (["rank", "similarities", "top", "results"].includes(session.step)) {
+      items.push(h("button", { type: "button", class: "button secondary", id: "new-round", dataset: { action: "new-round" } },
+        `Round ${session.round + 1}: rank again`));
     }
   }
   items.push(h("label", { class: "switch", for: "reveal-toggle" },
@@ -232,8 +250,9 @@ function renderGroups() {
       h("p", { class: "group-meta" },
         answered === null ? plural(g.joined, "person", "people") : `${answered} of ${g.joined} answered`,
         discard ? ` · ${discard}` : ""),
-      answered === null ? null : h("div", { class: "bar", role: "img", "aria-label": `${answered} of ${g.joined} answered` },
+      answered === null || g.board ? null : h("div", { class: "bar", role: "img", "aria-label": `${answered} of ${g.joined} answered` },
         h("span", { style: { "--fill": `${g.joined ? (100 * answered) / g.joined : 0}%` } })),
+      g.board ? boardLine(g) : null,
       h("ul", { class: "people" }, (g.participants || []).map((p) => h("li", { dataset: { key: `p-${p.id}`, participant: p.id } },
         h("span", { class: "pname", title: p.name || null, dir: "auto" }, p.name || `Participant ${p.id}`),
         h("span", { class: "ticks", "aria-label": progressWords(p) },
@@ -247,6 +266,18 @@ function renderGroups() {
   }));
 }
 
+/** A table's shared board: who agrees, locked or not, and the trainer's lock. */
+function boardLine(g) {
+  const b = g.board;
+  const words = b.locked ? `Locked · ${b.agreed.length} of ${b.members} agreed`
+    : `Building together · ${plural(b.agreed.length, "agrees", "agree")} · ${b.version} ${b.version === 1 ? "move" : "changes"}`;
+  return h("p", { class: "group-board", dataset: { locked: b.locked ? "1" : "0" } }, words, " ",
+    h("button", {
+      type: "button", class: "button secondary small", dataset: { action: "lock", group: g.id, locked: b.locked ? "0" : "1" },
+      "aria-label": `${b.locked ? "Unlock" : "Lock"} ${g.name}'s answer`,
+    }, b.locked ? "Unlock" : "Lock"));
+}
+
 function progressWords(p) {
   const done = Object.entries(p.answered).filter(([, v]) => v).map(([k]) => stepName(k, snap.deck));
   return done.length ? `Answered: ${done.join(", ")}` : "No answers yet";
@@ -258,7 +289,7 @@ function renderPreview() {
     morph($("#preview"), [h("p", { class: "muted" }, "No results yet.")]);
     return;
   }
-  morph($("#preview"), results.groups.map((g) => {
+  morph($("#preview"), [...changesPreview(results.changes), ...results.groups.map((g) => {
     const w = g.concordance ? g.concordance.w : null;
     return h("section", { class: "preview-group", dataset: { key: `r-${g.group}` } },
       h("h3", {}, g.name),
@@ -269,5 +300,27 @@ function renderPreview() {
         // one number per row, the position; the statement's number muted after the text
         ? h("ol", {}, g.consensus_order.map((n) => h("li", {}, short(texts.get(n) || "", 70), " ", h("span", { class: "ref" }, `#${n}`))))
         : h("p", { class: "muted" }, "No complete ranking yet."));
-  }));
+  })]);
+}
+
+/** What the discussion changed, per table: round 1's consensus against the last round's or
+ * the table's agreed answer, W per round, how far people moved (rounds.what_changed). */
+function changesPreview(changes) {
+  if (!changes || !changes.tables.length) return [];
+  const room = changes.room;
+  return [h("section", { class: "preview-group changes", id: "what-changed", dataset: { key: "changes" } },
+    h("h3", {}, "What changed"),
+    h("p", { class: "muted" }, movedWords("Moved from their first ranking", room.moved),
+      room.to_answer.people ? ` · ${movedWords("to their table's answer", room.to_answer)}` : ""),
+    changes.tables.map((t) => h("div", { class: "change", dataset: { key: `c-${t.group}` } },
+      h("h4", {}, t.name, " · ", t.answer ? "round 1 → agreed answer" : `round ${t.first_round} → round ${t.last_round}`),
+      h("p", { class: "muted" }, Object.entries(t.concordance).map(([r, c]) => `W round ${r}: ${c ? fmt(c.w, 2) : "–"}`).join(" · "),
+        ` · ${t.distance} of ${t.most} pairs swapped`),
+      h("ol", {}, t.moves.map((m) => h("li", {}, short(texts.get(m.statement) || "", 60), " ", h("span", { class: "ref" }, `#${m.statement}`),
+        " ", h("span", { class: "moved" }, m.moved > 0 ? `▲${m.moved}` : m.moved < 0 ? `▼${-m.moved}` : "=")))))))];
+}
+
+function movedWords(label, m) {
+  if (!m.people) return `${label}: nobody yet`;
+  return `${label}: median ${fmt(m.median, 1)} of ${m.most} pairs (${plural(m.people, "person", "people")}, ${m.unmoved} unmoved)`;
 }

@@ -11,6 +11,7 @@ import { createStorage, parseJSON, sessionKeys } from "./phone/storage.js";
 import { createOutbox } from "./phone/outbox.js";
 import { validOrder } from "./phone/order-list.js";
 import * as views from "./phone/views.js";
+import { boardScreen } from "./phone/board.js";
 
 const body = document.body;
 const app = $("#app");
@@ -33,6 +34,7 @@ const page = {
   shown: null, // the step (in words) of the screen on show
   notice: null, // a message for the join form (removed, unknown code…)
   autosaveTimer: null,
+  board: null, // the table board on screen: { view, update }
 };
 // What the participant has on screen, before it is handed in.
 const local = { discardChoice: null, confirming: null, rank: null, top: null, topPhase: "pick" };
@@ -57,6 +59,10 @@ const outbox = createOutbox({
 // Created after the outbox: connect() reports its first status at once.
 const socket = connect({ pill: $("#conn"), onConnect: resync, onStatus: () => refreshSave() });
 socket.on("state", (next) => applyState(next));
+socket.on("board", (next) => {
+  if (page.state && page.state.board && next.version >= page.state.board.version) page.state.board = next;
+  if (page.board) page.board.update(next);
+});
 
 function resync() {
   if (page.token) {
@@ -179,7 +185,8 @@ function refreshSave() {
   let stateName = "none";
   let text = "";
   const step = state && state.session.step;
-  const answering = state && !state.session.closed && state.session.open && INPUT_STEPS.includes(step);
+  const answering = state && !state.session.closed && state.session.open && INPUT_STEPS.includes(step)
+    && state.session.mode !== "table"; // a table board saves each move itself
   const pending = outbox.pending();
   if (answering) {
     const saved = state.answers ? state.answers[step] : null;
@@ -331,7 +338,8 @@ function context() {
 function keyOf(s) {
   if (!s) return `join:${code}:${page.notice || ""}`;
   return JSON.stringify([s.session.step, s.session.open, s.session.closed, s.remaining,
-    s.group_discard, s.discard_tied, s.participant.group.id]);
+    s.group_discard, s.discard_tied, s.participant.group.id, s.session.round, s.session.mode,
+    Boolean(s.board)]);
 }
 
 /**
@@ -370,6 +378,9 @@ function prepare() {
     } else if (validOrder(state.answers.top, allowed, size)) {
       local.top = state.answers.top.slice();
       local.topPhase = "order";
+    } else if (state.previous && validOrder(state.previous.top, allowed, size)) {
+      local.top = state.previous.top.slice(); // a later round starts from their previous picks
+      local.topPhase = "order";
     } else {
       local.top = [];
       local.topPhase = "pick";
@@ -381,6 +392,7 @@ function render() {
   renderBar();
   const key = keyOf(page.state);
   if (key === page.viewKey) {
+    if (page.board && page.state && page.state.board) page.board.update(page.state.board);
     refreshSave();
     return;
   }
@@ -392,7 +404,9 @@ function render() {
   let view;
   if (!code) view = views.codeForm(context());
   else if (!page.token || !page.state) view = page.token ? views.loading() : views.joinForm(context());
+  else if (onBoard(page.state)) view = boardView(page.state);
   else view = views.stepView(context());
+  if (!onBoard(page.state)) page.board = null;
   show(view);
   refreshSave();
   if (page.state) showNewScreen(shown);
@@ -402,6 +416,22 @@ function render() {
     const saved = page.state.answers[step];
     if (saved && !same(local[step], saved)) scheduleAutosave(step);
   }
+}
+
+/** Is the table building one shared answer on this phone now? */
+function onBoard(state) {
+  return Boolean(state && state.board && state.session.mode === "table" && state.session.open
+    && !state.session.closed && page.token);
+}
+
+function boardView(state) {
+  page.board = boardScreen(state.board, {
+    textOf,
+    announce,
+    me: state.participant.id,
+    send: (event, payload) => request(socket, event, { token: page.token, ...payload }),
+  });
+  return page.board.view;
 }
 
 /** "Step 3 of 6: Rank, open": what the bar says, in words for a screen reader. */

@@ -29,6 +29,7 @@ export function projectorNow(snap) {
   if (choice.view === "statement") return `${title(choice.statement)} across the tables`;
   if (choice.view === "matrix") return "the room matrix";
   if (choice.view === "top") return `each table's ${stepName("top", deck).toLowerCase()}`;
+  if (choice.view === "changes") return "what changed between the rounds";
   return STEP_VIEWS[session.step] || "the results";
 }
 
@@ -49,7 +50,8 @@ export function chooser(snap) {
     h("div", { class: "button-row", role: "group", "aria-label": "Views" },
       button(`${stepName(snap.session.step, snap.deck)} view`, { view: "step" }, pressed("step")),
       button("Room matrix", { view: "matrix" }, pressed("matrix")),
-      button(`${stepName("top", snap.deck)} by table`, { view: "top" }, pressed("top"))),
+      button(`${stepName("top", snap.deck)} by table`, { view: "top" }, pressed("top")),
+      button("What changed", { view: "changes" }, pressed("changes"))),
     pages > 1 ? h("div", { class: "button-row", role: "group", "aria-label": "Tables shown" },
       Array.from({ length: pages }, (_, p) => {
         const first = p * size + 1;

@@ -175,6 +175,7 @@ function resultsView() {
   if (choice.view === "statement") return { name: "statement", statement: choice.statement };
   if (choice.view === "matrix") return { name: "matrix", page: choice.page || 0 };
   if (choice.view === "top") return { name: "top", page: choice.page || 0 };
+  if (choice.view === "changes") return { name: "changes", page: choice.page || 0 };
   const byStep = { discard: "discard", rank: "matrix", similarities: "compare", top: "top", results: "matrix" };
   return { name: byStep[step] || "matrix", page: choice.page || 0 };
 }
@@ -205,6 +206,7 @@ function results(view, limits) {
     compare: () => compare(groups, room, limits),
     table: () => tableView(groups.find((g) => g.group === view.table) || groups[0], groups, room, limits),
     statement: () => statementView(view.statement, groups, room),
+    changes: () => changesView(snap.results.changes, view.page),
   }[view.name]();
   return h("div", { class: ["results", `results-${view.name}`], dataset: { key: `results-${view.name}` } }, body);
 }
@@ -482,4 +484,49 @@ function fitText() {
     scale -= 0.06;
     stage.style.setProperty("--fit", scale.toFixed(2));
   }
+}
+
+// -- what changed between rounds ---------------------------------------------------------------
+/** Per table: round 1's consensus → the last round's or the table's agreed answer, each
+ * statement's movement, W per round; and how far people moved, as an anonymous distribution. */
+function changesView(changes, page) {
+  if (!changes || !changes.tables.length) {
+    return h("section", { class: "panel" }, h("h1", {}, "What changed"),
+      h("p", { class: "lead" }, "Nothing to compare yet: a second round or a table's agreed answer is needed."));
+  }
+  const { shown, note } = tablePage(changes.tables, page);
+  return [
+    h("header", { class: "results-head" }, h("h1", {}, "What the discussion changed"),
+      h("p", { class: "lead" }, movedLine(changes.room))),
+    h("div", { class: "changes-grid" }, shown.map((t) => h("section", { class: "panel change", dataset: { key: `c-${t.group}` } },
+      h("h2", {}, t.name),
+      h("p", { class: "change-head" }, t.answer ? "Round 1 → agreed answer" : `Round ${t.first_round} → round ${t.last_round}`,
+        " · ", Object.entries(t.concordance).map(([r, c]) => `W${r} ${c ? fmt(c.w, 2) : "–"}`).join(" → ")),
+      h("ol", { class: "change-list" }, t.moves.slice(0, 5).map((m) => h("li", {},
+        chip(m.statement), title(m.statement),
+        h("span", { class: ["shift", m.moved > 0 && "up", m.moved < 0 && "down"] },
+          m.moved > 0 ? `▲ ${m.moved}` : m.moved < 0 ? `▼ ${-m.moved}` : "=")))),
+      distribution(t.answer ? t.to_answer : t.moved)))),
+    note ? h("p", { class: "page-note" }, note) : null,
+  ];
+}
+
+function movedLine(room) {
+  const m = room.to_answer.people ? room.to_answer : room.moved;
+  if (!m.people) return "Nobody has a second ranking yet.";
+  const to = room.to_answer.people ? "to their table's answer" : "from their first ranking";
+  return `People moved ${to}: median ${fmt(m.median, 1)} of ${m.most} pairs; ${m.unmoved} of ${m.people} did not move.`;
+}
+
+/** An anonymous histogram of how far people moved (pairs swapped), in four bands. */
+function distribution(m) {
+  if (!m.people) return null;
+  const bands = [0, 0, 0, 0];
+  for (const d of m.distances) bands[Math.min(3, Math.floor((4 * d) / (m.most + 1)))] += 1;
+  const labels = ["little", "some", "much", "most"];
+  return h("div", { class: "moved-bars", role: "img", "aria-label": `How far people moved: ${bands.map((n, i) => `${n} ${labels[i]}`).join(", ")}` },
+    bands.map((n, i) => h("span", { class: "moved-bar" },
+      h("span", { class: "n" }, String(n)),
+      h("span", { class: "fill", style: { "--fill": `${(100 * n) / m.people}%` } }),
+      h("span", { class: "l" }, labels[i]))));
 }

@@ -86,3 +86,18 @@ export function orderList(order, { id, label, textOf, announce, onChange }) {
   renumber();
   return list;
 }
+
+/** Put `list`'s items in `order` (the server's), keeping each item's element and its focus. */
+export function setOrder(list, order) {
+  const items = new Map(Array.from(list.children).map((li) => [Number(li.dataset.statement), li]));
+  const current = Array.from(list.children).map((li) => Number(li.dataset.statement));
+  if (JSON.stringify(current) === JSON.stringify(order)) return;
+  const focused = document.activeElement;
+  for (const n of order) if (items.has(n)) list.append(items.get(n));
+  Array.from(list.children).forEach((li, i, all) => {
+    li.querySelector(".pos").textContent = String(i + 1);
+    li.querySelector(".move.up").disabled = i === 0;
+    li.querySelector(".move.down").disabled = i === all.length - 1;
+  });
+  if (focused && list.contains(focused)) focused.focus();
+}
