@@ -11,7 +11,7 @@ from flask import Flask, abort
 from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import SocketIO
 
-from facilitator import assets, services, views
+from facilitator import assets, limits, services, views
 from facilitator.events import Guard, WorkshopNamespace
 from facilitator.group_commit import GroupCommit
 from facilitator.live import Broadcaster
@@ -40,7 +40,26 @@ DEFAULTS: dict[str, Any] = {
     "ORGANISER_SECRET": None,
     "SESSION_COOKIE_SAMESITE": "Strict",
     "SESSION_COOKIE_HTTPONLY": True,
+    # -- what one client may cost (facilitator/limits.py; the launcher enforces the first
+    # five). Open connections per client address; a header must arrive within HEADER_TIMEOUT s.
+    "MAX_CONNECTIONS_PER_ADDRESS": 64,
+    "HEADER_TIMEOUT": 10.0,
+    # Websocket frames and bytes per connection (a phone sends one every few seconds); an
+    # address may spend ADDRESS_TRAFFIC_SHARE connections' worth in all. Over budget: closed.
+    "FRAME_RATE": 20.0,
+    "FRAME_BURST": 100.0,
+    "BYTE_RATE": 16 * 1024,
+    "BYTE_BURST": 64 * 1024,
+    "ADDRESS_TRAFFIC_SHARE": 10.0,
+    # Event handlers in flight per socket and in all; past either the event is answered "busy".
+    "HANDLERS_PER_SOCKET": 8,
+    "HANDLERS_TOTAL": 4096,
+    # Addresses of reverse proxies whose X-Forwarded-For/-Proto/-Host we believe (comma list).
+    "TRUSTED_PROXIES": (),
 }
+NUMBERS = ("MAX_CONNECTIONS_PER_ADDRESS", "HEADER_TIMEOUT", "FRAME_RATE", "FRAME_BURST",
+           "BYTE_RATE", "BYTE_BURST", "ADDRESS_TRAFFIC_SHARE", "HANDLERS_PER_SOCKET",
+           "HANDLERS_TOTAL")
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -54,11 +73,22 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         value = os.environ.get(f"FACILITATOR_{key}")
         if value:
             app.config[key] = value
+    for key in NUMBERS:
+        value = os.environ.get(f"FACILITATOR_{key}")
+        if value:
+            app.config[key] = type(DEFAULTS[key])(float(value))
+    proxies = os.environ.get("FACILITATOR_TRUSTED_PROXIES")
+    if proxies:
+        app.config["TRUSTED_PROXIES"] = proxies
     if test_config:
         app.config.update(test_config)
     cors = app.config["CORS_ORIGINS"]
     if isinstance(cors, str):
         cors = [o.strip() for o in cors.split(",") if o.strip()]
+
+    if isinstance(app.config["TRUSTED_PROXIES"], str):
+        app.config["TRUSTED_PROXIES"] = tuple(
+            a.strip() for a in app.config["TRUSTED_PROXIES"].split(",") if a.strip())
 
     store = Store(app.config["DATABASE"], blocking=app.config["BLOCKING_CALL"])
     app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or _stored_secret(store, "secret_key")
@@ -86,6 +116,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                                 public_url),
     )
     socketio.on_namespace(WorkshopNamespace(built))
+    limits.refuse_binary(socketio.server)
+    app.extensions["facilitator.handlers"] = limits.bound_handlers(
+        socketio.server, int(app.config["HANDLERS_PER_SOCKET"]),
+        int(app.config["HANDLERS_TOTAL"]))
+    app.extensions["facilitator.limits"] = limits.TrafficLimits(
+        limits.LimitConfig.from_app_config(app.config))
     app.register_blueprint(views.bp)
     assets.init_app(app)
     # Flask-SocketIO runs every socket event in a request context built from the handshake's

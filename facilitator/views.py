@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import io
+import json
 import secrets
 from typing import Any
 
@@ -168,10 +169,11 @@ def _api_error(code: str, message: str, status: int = 400) -> tuple[Response, in
 @bp.post("/api/sessions")
 def create_session() -> tuple[Response, int]:
     """Create a workshop session from a deck (or pasted statements) and table groups."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
+    body = json_object()
+    if body is None:
         return _api_error("bad_request", "Send a JSON object.")
     try:
+        check_sizes(body)
         deck = _deck_for(body)
         session_setup.check_table_count(body.get("groups"), body.get("group_count"))
         groups = workshop.group_names(body.get("groups"), body.get("group_count"))
@@ -186,6 +188,28 @@ def create_session() -> tuple[Response, int]:
     links.pop("exports")
     links.update(facilitator_token=s.console_token, projector_key=s.projector_key)
     return jsonify(links), 201
+
+
+def json_object() -> dict[str, Any] | None:
+    """The request's JSON object, or None for anything else: not JSON, not an object, or
+    nested too deeply for the parser (a RecursionError, not a 500 and a traceback)."""
+    if not request.is_json:
+        return None
+    try:
+        body = json.loads(request.get_data(cache=False))
+    except (ValueError, RecursionError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def check_sizes(body: dict[str, Any]) -> None:
+    """Refuse counts and lists over their limits before anything is built from them."""
+    count, names = body.get("group_count"), body.get("groups")
+    if isinstance(count, int) and not isinstance(count, bool) and \
+            not 1 <= count <= workshop.MAX_GROUPS:
+        raise WorkshopError("bad_request", f"A session has 1 to {workshop.MAX_GROUPS} groups.")
+    if isinstance(names, list) and len(names) > workshop.MAX_GROUPS:
+        raise WorkshopError("bad_request", f"A session has 1 to {workshop.MAX_GROUPS} groups.")
 
 
 def _deck_for(body: dict[str, Any]) -> Deck:
