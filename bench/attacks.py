@@ -230,7 +230,7 @@ async def attack_session_spam(port: int, until: float, stats: dict) -> None:
 
 async def attack_join_codes_http(port: int, until: float, stats: dict) -> None:
     """Join-code guessing over HTTP: /qr/<code>.svg and /j/<code>."""
-    alphabet = "ABCDEFGHJKMNPQRSTUVWXYZ2345679"
+    alphabet = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # workshop.CODE_ALPHABET
     reqs = []
     for _ in range(200):
         code = "".join(random.choice(alphabet) for _ in range(8))

@@ -16,6 +16,7 @@ from facilitator.events import Guard, WorkshopNamespace
 from facilitator.group_commit import GroupCommit
 from facilitator.live import Broadcaster
 from facilitator.store import Store
+from facilitator.throttle import Failures, Rate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,6 +39,14 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PAYLOAD": 16 * 1024,
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "ORGANISER_SECRET": None,
+    # An organiser login lasts this many hours (and ends for everyone at any logout, or when
+    # the organiser secret changes).
+    "ORGANISER_LOGIN_HOURS": 12,
+    # When set, only those who give it may create sessions (a public host); off on a laptop.
+    "TRAINER_SECRET": None,
+    # Session creation per client address: a burst, then so many an hour.
+    "SESSIONS_BURST": 20,
+    "SESSIONS_PER_HOUR": 60,
     "SESSION_COOKIE_SAMESITE": "Strict",
     "SESSION_COOKIE_HTTPONLY": True,
     # -- what one client may cost (facilitator/limits.py; the launcher enforces the first
@@ -57,7 +66,8 @@ DEFAULTS: dict[str, Any] = {
     # Addresses of reverse proxies whose X-Forwarded-For/-Proto/-Host we believe (comma list).
     "TRUSTED_PROXIES": (),
 }
-NUMBERS = ("MAX_CONNECTIONS_PER_ADDRESS", "HEADER_TIMEOUT", "FRAME_RATE", "FRAME_BURST",
+NUMBERS = ("ORGANISER_LOGIN_HOURS", "SESSIONS_BURST", "SESSIONS_PER_HOUR",
+           "MAX_CONNECTIONS_PER_ADDRESS", "HEADER_TIMEOUT", "FRAME_RATE", "FRAME_BURST",
            "BYTE_RATE", "BYTE_BURST", "ADDRESS_TRAFFIC_SHARE", "HANDLERS_PER_SOCKET",
            "HANDLERS_TOTAL")
 
@@ -69,7 +79,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                 template_folder=str(ROOT / "templates"))
     app.config.update(DEFAULTS)
     app.session_interface = PagesOnlySessions()
-    for key in ("DATABASE", "PUBLIC_URL", "ORGANISER_SECRET", "CORS_ORIGINS"):
+    for key in ("DATABASE", "PUBLIC_URL", "ORGANISER_SECRET", "CORS_ORIGINS", "TRAINER_SECRET"):
         value = os.environ.get(f"FACILITATOR_{key}")
         if value:
             app.config[key] = value
@@ -90,10 +100,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["TRUSTED_PROXIES"] = tuple(
             a.strip() for a in app.config["TRUSTED_PROXIES"].split(",") if a.strip())
 
+    private_file(app.config["DATABASE"])
     store = Store(app.config["DATABASE"], blocking=app.config["BLOCKING_CALL"])
     app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or _stored_secret(store, "secret_key")
+    app.config["ORGANISER_SECRET_GENERATED"] = False
     if not app.config["ORGANISER_SECRET"]:
+        app.config["ORGANISER_SECRET_GENERATED"] = store.setting("organiser_secret") is None
         app.config["ORGANISER_SECRET"] = _stored_secret(store, "organiser_secret")
+    app.extensions["facilitator.organiser_epoch"] = int(store.setting("organiser_epoch") or 0)
+    app.extensions["facilitator.throttles"] = {
+        "sessions": Rate(float(app.config["SESSIONS_BURST"]),
+                         float(app.config["SESSIONS_PER_HOUR"])),
+        "secrets": Failures(SECRET_FAILURES, SECRET_WINDOW, overall=SECRET_FAILURES_OVERALL),
+    }
 
     socketio = SocketIO(
         app,
@@ -174,6 +193,23 @@ def origin_check(extra: list[str]):
         return origin in own or origin in extra
 
     return allowed
+
+
+# Wrong organiser or trainer secrets: 5 per address, 50 from everyone together, per 15 minutes.
+SECRET_FAILURES, SECRET_FAILURES_OVERALL, SECRET_WINDOW = 5, 50, 900.0
+
+
+def private_file(path: str) -> None:
+    """Create the database file readable by its owner only (0600; SQLite gives its -wal and
+    -shm files the same mode), or tighten an existing one: it holds every token and secret."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.chmod(path + suffix, 0o600)
 
 
 def _stored_secret(store: Store, key: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from flask import request
@@ -18,6 +17,7 @@ from flask_socketio import Namespace, join_room
 
 from facilitator import live, workshop
 from facilitator.services import error_body, error_for
+from facilitator.throttle import Failures
 from facilitator.workshop import Participant, Session, WorkshopError
 
 if TYPE_CHECKING:
@@ -35,11 +35,12 @@ JOIN_WINDOW = 60.0
 
 
 class Guard:
-    """Throttles: a token bucket per socket, and wrong join codes per client address."""
+    """Throttles: a token bucket per socket, and wrong join codes per client address (shared
+    with the HTTP join-code look-ups, facilitator/throttle.py; stale addresses are pruned)."""
 
     def __init__(self) -> None:
         self.buckets: dict[str, tuple[float, float]] = {}
-        self.join_failures: dict[str, deque[float]] = {}
+        self.join_failures = Failures(JOIN_FAILURES, JOIN_WINDOW)
 
     def allow_event(self, sid: str) -> bool:
         """Take one event from this socket's bucket; False when it is empty."""
@@ -54,17 +55,11 @@ class Guard:
 
     def join_blocked(self, address: str) -> bool:
         """Has this address tried too many wrong codes lately?"""
-        failures = self.join_failures.get(address)
-        if not failures:
-            return False
-        cutoff = time.monotonic() - JOIN_WINDOW
-        while failures and failures[0] < cutoff:
-            failures.popleft()
-        return len(failures) >= JOIN_FAILURES
+        return self.join_failures.blocked(address)
 
     def join_failed(self, address: str) -> None:
         """Count a wrong join code from this address."""
-        self.join_failures.setdefault(address, deque()).append(time.monotonic())
+        self.join_failures.failed(address)
 
     def forget(self, sid: str) -> None:
         """Drop a disconnected socket's bucket."""

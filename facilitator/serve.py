@@ -273,9 +273,7 @@ def main(argv: list[str]) -> int:
           flush=True)
     print(f"  Phones join at:       {public_url}/j", flush=True)
     print(f"  Organiser page:       {public_url}/organiser", flush=True)
-    if not os.environ.get("FACILITATOR_ORGANISER_SECRET"):
-        print(f"  Organiser secret:     {app.config['ORGANISER_SECRET']}"
-              "  (set FACILITATOR_ORGANISER_SECRET to choose your own)", flush=True)
+    print(organiser_secret_line(app.config), flush=True)
     print(f"  Database:             {store.path}", flush=True)
     signal.signal(signal.SIGINT, stop_now)
     signal.signal(signal.SIGTERM, stop_now)
@@ -284,6 +282,18 @@ def main(argv: list[str]) -> int:
                          max_size=MAX_CONNECTIONS, protocol=protocol,
                          socket_timeout=SOCKET_TIMEOUT)
     return 0
+
+
+def organiser_secret_line(config: dict) -> str:
+    """The organiser secret is printed once, when it is generated; after that the terminal
+    (and whatever records it) never shows it again."""
+    if config.get("ORGANISER_SECRET_GENERATED"):
+        return (f"  Organiser secret:     {config['ORGANISER_SECRET']}  (new: note it now, it is"
+                " not shown again; or set FACILITATOR_ORGANISER_SECRET)")
+    if os.environ.get("FACILITATOR_ORGANISER_SECRET"):
+        return "  Organiser secret:     from FACILITATOR_ORGANISER_SECRET"
+    return ("  Organiser secret:     the one printed when this database was created"
+            " (or set FACILITATOR_ORGANISER_SECRET)")
 
 
 def stop_now(signum: int, frame: object) -> None:

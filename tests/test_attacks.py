@@ -85,6 +85,22 @@ def test_oversized_and_unparseable_session_requests_are_400s(server, name):
     assert "Traceback" not in log
 
 
+def test_session_spam_from_one_address_is_throttled(server):
+    """Creating sessions as fast as the server answers: SESSIONS_BURST (20) get through, the
+    rest are 429 (or the connection budget's 503)."""
+    stats = short_run(server, "session_spam")
+    assert stats.get("http_201", 0) <= 20, stats
+    assert stats.get("http_429", 0) >= 1, stats
+    assert set(stats) <= {"http_201", "http_429", "http_503"}, stats
+
+
+def test_join_code_guessing_over_http_is_throttled(server):
+    """/qr/<code>.svg and /j/<code> with random codes: ten wrong codes, then 429."""
+    stats = short_run(server, "join_codes_http")
+    assert stats.get("http_404", 0) + stats.get("http_200", 0) <= 10, stats
+    assert stats.get("http_429", 0) >= 1, stats
+
+
 def test_run_attacker_process_reports_json(server):
     """The attacker entry point the benchmark starts prints its counters."""
     out = asyncio.run(asyncio.wait_for(_attacker(server.port), 30))
