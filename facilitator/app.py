@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, abort
+from flask import request as flask_request
 from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import SocketIO
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from facilitator import assets, limits, services, views
 from facilitator.events import Guard, WorkshopNamespace
@@ -135,6 +137,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                                 public_url),
     )
     socketio.on_namespace(WorkshopNamespace(built))
+    # Outermost: only a configured proxy's X-Forwarded-* headers are believed (the client
+    # address for throttles, https for Secure cookies and HSTS, the public host for the QR).
+    app.wsgi_app = TrustedProxies(app.wsgi_app, app.config["TRUSTED_PROXIES"])
     limits.refuse_binary(socketio.server)
     app.extensions["facilitator.handlers"] = limits.bound_handlers(
         socketio.server, int(app.config["HANDLERS_PER_SOCKET"]),
@@ -162,6 +167,29 @@ def _socketio_path() -> None:
     abort(404)
 
 
+FORWARDED = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST",
+             "HTTP_X_FORWARDED_PORT", "HTTP_X_FORWARDED_PREFIX", "HTTP_FORWARDED")
+
+
+class TrustedProxies:
+    """werkzeug's ProxyFix (one proxy: For, Proto, Host, Port) for requests whose TCP peer is
+    one of ``trusted``; from anyone else the X-Forwarded-* headers are dropped unread."""
+
+    def __init__(self, wsgi_app: Any, trusted: tuple[str, ...]) -> None:
+        self.wsgi_app = wsgi_app
+        self.trusted = frozenset(trusted)
+        self.fixed = ProxyFix(wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """Fix from a trusted proxy; strip from anyone else."""
+        if environ.get("REMOTE_ADDR") in self.trusted:
+            environ["facilitator.proxied"] = True
+            return self.fixed(environ, start_response)
+        for key in FORWARDED:
+            environ.pop(key, None)
+        return self.wsgi_app(environ, start_response)
+
+
 class PagesOnlySessions(SecureCookieSessionInterface):
     """The organiser pages use Flask's cookie session; socket events never do. Flask opens the
     session for every request context, and Flask-SocketIO makes one per event: skip the cookie
@@ -172,6 +200,10 @@ class PagesOnlySessions(SecureCookieSessionInterface):
         if request.path.startswith("/socket.io"):
             return self.null_session_class()
         return super().open_session(app, request)
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """Secure whenever the page came over https (directly or through a trusted proxy)."""
+        return bool(app.config["SESSION_COOKIE_SECURE"] or flask_request.is_secure)
 
 
 def origin_check(extra: list[str]):

@@ -243,13 +243,15 @@ def main(argv: list[str]) -> int:
     raise_file_limit()
     limit_client_triggered_logs()
     public_url = args.public_url or os.environ.get("FACILITATOR_PUBLIC_URL")
-    if not public_url:
+    guessed = not public_url
+    if guessed:
         host = lan_address() if args.host in ("0.0.0.0", "::", "") else args.host
         public_url = f"http://{host}:{args.port}"
     # SQLite commits run in a tpool thread (one at a time): a slow disk flush never stalls the loop
     eventlet.tpool.set_num_threads(1)
+    # A guessed URL gives way to a trusted proxy's public one (views.public_base).
     config: dict = {"ASYNC_MODE": "eventlet", "PUBLIC_URL": public_url,
-                    "BLOCKING_CALL": eventlet.tpool.execute}
+                    "PUBLIC_URL_GUESSED": guessed, "BLOCKING_CALL": eventlet.tpool.execute}
     if args.db:
         config["DATABASE"] = args.db
     if args.snapshot_interval is not None:

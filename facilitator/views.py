@@ -54,8 +54,14 @@ def decks() -> dict[str, Deck]:
 
 
 def public_base() -> str:
-    """Base URL phones use: the configured public URL, else the one this request came in on."""
-    return (current_app.config["PUBLIC_URL"] or request.host_url).rstrip("/")
+    """Base URL phones use: the configured public URL; else, behind a trusted proxy, the
+    URL the request came in on there (https://public-host); else the launcher's guess (the
+    LAN address) or this request's URL."""
+    config = current_app.config
+    if config["PUBLIC_URL"] and not (config.get("PUBLIC_URL_GUESSED")
+                                     and request.environ.get("facilitator.proxied")):
+        return config["PUBLIC_URL"].rstrip("/")
+    return request.host_url.rstrip("/")
 
 
 def session_links(s: Session) -> dict[str, Any]:
@@ -79,6 +85,8 @@ def security_headers(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "no-referrer"
+    if request.is_secure:  # over https (directly or through a trusted proxy): stay there
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     if request.path.startswith(("/facilitator/", "/organiser", "/api/")):
         response.headers["Cache-Control"] = "no-store"
     return response
