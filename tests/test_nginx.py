@@ -96,16 +96,9 @@ class Nginx:
     def request(self, method: str, path: str, body: dict | None = None, source: str = "127.0.0.1",
                 headers: dict | None = None) -> tuple[int, dict, bytes]:
         """One https request through nginx from ``source``; (status, headers, body)."""
-        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ssl, timeout=10,
-                                           source_address=(source, 0))
-        try:
-            data = json.dumps(body).encode() if body is not None else None
-            conn.request(method, path, body=data, headers={
-                **({"Content-Type": "application/json"} if data else {}), **(headers or {})})
-            r = conn.getresponse()
-            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-        finally:
-            conn.close()
+        return exchange(http.client.HTTPSConnection(
+            "127.0.0.1", self.port, context=self.ssl, timeout=10, source_address=(source, 0)),
+            method, path, body, headers)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -138,8 +131,14 @@ def direct(app: LiveServer, method: str, path: str, body: dict | None = None,
            headers: dict | None = None) -> tuple[int, dict, bytes]:
     """A request straight to the app (not through nginx), from 127.0.0.3: a client that is
     not the trusted proxy (127.0.0.1, where nginx connects from)."""
-    conn = http.client.HTTPConnection("127.0.0.1", app.port, timeout=10,
-                                      source_address=(UNTRUSTED, 0))
+    return exchange(http.client.HTTPConnection("127.0.0.1", app.port, timeout=10,
+                                               source_address=(UNTRUSTED, 0)),
+                    method, path, body, headers)
+
+
+def exchange(conn: http.client.HTTPConnection, method: str, path: str, body: dict | None,
+             headers: dict | None) -> tuple[int, dict, bytes]:
+    """One request on ``conn`` (then closed); (status, lower-case headers, body)."""
     try:
         data = json.dumps(body).encode() if body is not None else None
         conn.request(method, path, body=data, headers={
