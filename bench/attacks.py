@@ -238,6 +238,60 @@ async def attack_join_codes_http(port: int, until: float, stats: dict) -> None:
     await http_flood(port, until, reqs, stats)
 
 
+async def attack_busy_session(port: int, until: float, stats: dict, phones: int = 40) -> None:
+    """Not a flood: a stranger's own session run hard. 12 statements, 40 tables, results
+    revealed, 40 phones each submitting five times a second (under the per-socket limit)."""
+    import aiohttp
+    import socketio
+
+    statements = "\n".join(f"Statement number {k}" for k in range(1, 13))
+    status, body = await http(port, "POST", "/api/sessions", json.dumps(
+        {"statements": statements, "discard": 1, "top": 5, "group_count": 40}).encode())
+    stats[f"create_{status}"] = 1
+    if status != 201:
+        return
+    info = json.loads(body)
+    url = f"http://{HOST}:{port}"
+    connector = aiohttp.TCPConnector(local_addr=(ATTACKER, 0), limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        console = socketio.AsyncClient(reconnection=False, http_session=session)
+        await console.connect(url, transports=["websocket"], wait_timeout=10)
+        token = info["facilitator_token"]
+        await console.call("facilitate", {"token": token}, timeout=10)
+        await console.call("open_step", {"token": token, "step": "discard"}, timeout=10)
+        await console.call("reveal", {"token": token, "revealed": True}, timeout=10)
+        await console.disconnect()
+
+        async def phone(k: int) -> None:
+            client = socketio.AsyncClient(reconnection=False, http_session=session)
+            try:
+                await client.connect(url, transports=["websocket"], wait_timeout=10)
+                joined = await client.call("join", {"code": info["code"], "name": f"S{k}",
+                                                    "group": 1 + k % 40}, timeout=10)
+                if not joined.get("ok"):
+                    stats["join_refused"] = stats.get("join_refused", 0) + 1
+                    return
+                n = 0
+                while time.monotonic() < until and client.connected:
+                    n += 1
+                    sent = time.monotonic()
+                    ack = await client.call("submit", {
+                        "token": joined["token"], "step": "discard", "answer": 1 + n % 12,
+                        "id": f"s{n}"}, timeout=5)
+                    key = "submit_ok" if ack.get("ok") else "submit_" + str(
+                        ack.get("error", {}).get("code"))
+                    stats[key] = stats.get(key, 0) + 1
+                    await asyncio.sleep(max(0.0, 0.2 - (time.monotonic() - sent)))
+            except Exception as exc:  # noqa: BLE001 - counted, the attack goes on
+                key = "error_" + type(exc).__name__
+                stats[key] = stats.get(key, 0) + 1
+            finally:
+                with contextlib.suppress(Exception):
+                    await client.disconnect()
+
+        await asyncio.gather(*(phone(k) for k in range(phones)))
+
+
 ATTACKS = {
     "unknown_flood": attack_unknown_flood,
     "pong_flood": attack_pong_flood,
@@ -248,6 +302,7 @@ ATTACKS = {
     "deep_json": attack_deep_json,
     "session_spam": attack_session_spam,
     "join_codes_http": attack_join_codes_http,
+    "busy_session": attack_busy_session,
 }
 
 
@@ -403,7 +458,7 @@ def machine_busy_percent(seconds: float, exclude: set[int]) -> float:
     return 100 * used / seconds / (os.cpu_count() or 1)
 
 
-async def measure(server: Server, name: str, seconds: float, before: float = 3.0,
+async def measure(server: Server, name: str, seconds: float, before: float = 5.0,
                   after: float = 4.0) -> dict[str, Any]:
     """Baseline, attack, recovery for one attack; the figures and whether each target held."""
     victim = Victim(server)
