@@ -39,7 +39,9 @@ import psutil
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ATTACKER = "127.0.0.2"
+ATTACKER = "127.0.0.2"  # the attacker's address, unless --source says another
+SOURCE = {"address": ATTACKER}
+STRANGER = "127.0.0.4"  # the busy session's phones: another client than the flooders
 HOST = "127.0.0.1"
 
 
@@ -59,10 +61,11 @@ def frame(payload: bytes, opcode: int = 1) -> bytes:
     return header + mask + masked
 
 
-async def ws_connect(port: int, local: str = ATTACKER, namespace: bool = True):
+async def ws_connect(port: int, local: str | None = None, namespace: bool = True):
     """A websocket to the Engine.IO endpoint; returns (reader, writer) after the Socket.IO
     connect (when ``namespace``)."""
-    reader, writer = await asyncio.open_connection(HOST, port, local_addr=(local, 0))
+    reader, writer = await asyncio.open_connection(
+        HOST, port, local_addr=(local or SOURCE["address"], 0))
     key = base64.b64encode(os.urandom(16)).decode()
     writer.write((f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {HOST}:{port}"
                   f"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}"
@@ -117,11 +120,12 @@ async def flood_ws(port: int, until: float, payloads: list[bytes], stats: dict,
         drainer.cancel()
 
 
-async def http(port: int, method: str, path: str, body: bytes = b"", local: str = ATTACKER,
+async def http(port: int, method: str, path: str, body: bytes = b"", local: str | None = None,
                headers: str = "Content-Type: application/json\r\n",
                timeout: float = 5) -> tuple[int, bytes]:
     """One HTTP/1.1 request on a fresh connection; (status, body)."""
-    reader, writer = await asyncio.open_connection(HOST, port, local_addr=(local, 0))
+    reader, writer = await asyncio.open_connection(
+        HOST, port, local_addr=(local or SOURCE["address"], 0))
     try:
         writer.write((f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n{headers}"
                       f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
@@ -175,13 +179,43 @@ async def attack_binary(port: int, until: float, stats: dict) -> None:
         prefix=[b'451-["zz",{"_placeholder":true,"num":0}]']) for _ in range(4)))
 
 
+async def attack_polling_flood(port: int, until: float, stats: dict) -> None:
+    """Engine.IO long-polling: posts of 16 KB, each a thousand unknown events."""
+    batch = "\x1e".join(['42["zz",{}]'] * 1300).encode()
+
+    async def loop() -> None:
+        while time.monotonic() < until:
+            try:
+                status, body = await http(port, "GET", "/socket.io/?EIO=4&transport=polling",
+                                          headers="")
+                if status != 200:
+                    stats[f"open_{status}"] = stats.get(f"open_{status}", 0) + 1
+                    await asyncio.sleep(0.05)
+                    continue
+                sid = json.loads(body[1:].split(b"\x1e")[0])["sid"]
+                path = f"/socket.io/?EIO=4&transport=polling&sid={sid}"
+                await http(port, "POST", path, b"40", headers="Content-Type: text/plain\r\n")
+                while time.monotonic() < until:
+                    status, _ = await http(port, "POST", path, batch,
+                                           headers="Content-Type: text/plain\r\n")
+                    stats[f"post_{status}"] = stats.get(f"post_{status}", 0) + 1
+                    if status != 200:
+                        break
+            except (OSError, TimeoutError, ValueError, KeyError):
+                stats["errors"] = stats.get("errors", 0) + 1
+                await asyncio.sleep(0.05)
+
+    await asyncio.gather(*(loop() for _ in range(4)))
+
+
 async def attack_slowloris(port: int, until: float, stats: dict, count: int = 3000) -> None:
     """Thousands of half-sent requests, one header line every few seconds."""
     held: list = []
 
     async def hold() -> None:
         try:
-            reader, writer = await asyncio.open_connection(HOST, port, local_addr=(ATTACKER, 0))
+            reader, writer = await asyncio.open_connection(
+                HOST, port, local_addr=(SOURCE["address"], 0))
         except OSError:
             stats["refused"] = stats.get("refused", 0) + 1
             return
@@ -246,13 +280,14 @@ async def attack_busy_session(port: int, until: float, stats: dict, phones: int 
 
     statements = "\n".join(f"Statement number {k}" for k in range(1, 13))
     status, body = await http(port, "POST", "/api/sessions", json.dumps(
-        {"statements": statements, "discard": 1, "top": 5, "group_count": 40}).encode())
+        {"statements": statements, "discard": 1, "top": 5, "group_count": 40}).encode(),
+        local=STRANGER)
     stats[f"create_{status}"] = 1
     if status != 201:
         return
     info = json.loads(body)
     url = f"http://{HOST}:{port}"
-    connector = aiohttp.TCPConnector(local_addr=(ATTACKER, 0), limit=0)
+    connector = aiohttp.TCPConnector(local_addr=(STRANGER, 0), limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
         console = socketio.AsyncClient(reconnection=False, http_session=session)
         await console.connect(url, transports=["websocket"], wait_timeout=10)
@@ -297,6 +332,7 @@ ATTACKS = {
     "pong_flood": attack_pong_flood,
     "big_frames": attack_big_frames,
     "binary": attack_binary,
+    "polling_flood": attack_polling_flood,
     "slowloris": attack_slowloris,
     "huge_session": attack_huge_session,
     "deep_json": attack_deep_json,
@@ -306,8 +342,9 @@ ATTACKS = {
 }
 
 
-def run_attacker(name: str, port: int, seconds: float) -> None:
-    """Attacker process entry: run one attack, print its counters as JSON."""
+def run_attacker(name: str, port: int, seconds: float, source: str = ATTACKER) -> None:
+    """Attacker process entry: run one attack from ``source``, print its counters as JSON."""
+    SOURCE["address"] = source
     import logging
 
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # "socket.send() raised"
@@ -459,7 +496,7 @@ def machine_busy_percent(seconds: float, exclude: set[int]) -> float:
 
 
 async def measure(server: Server, name: str, seconds: float, before: float = 5.0,
-                  after: float = 4.0) -> dict[str, Any]:
+                  after: float = 4.0, source: str = ATTACKER) -> dict[str, Any]:
     """Baseline, attack, recovery for one attack; the figures and whether each target held."""
     victim = Victim(server)
     task = asyncio.create_task(victim.run())
@@ -473,7 +510,7 @@ async def measure(server: Server, name: str, seconds: float, before: float = 5.0
     start = time.monotonic()
     attacker = await asyncio.create_subprocess_exec(
         sys.executable, str(Path(__file__).resolve()), "--attacker", name,
-        "--port", str(server.port), "--seconds", str(seconds),
+        "--port", str(server.port), "--seconds", str(seconds), "--source", source,
         stdout=asyncio.subprocess.PIPE, cwd=ROOT)
     ps = psutil.Process(attacker.pid)
     attacker_cpu = 0.0
@@ -587,12 +624,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--attacker", choices=sorted(ATTACKS))
     parser.add_argument("--port", type=int)
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--source", default=ATTACKER, help="the attacker's loopback address")
     parser.add_argument("--only", action="append", choices=sorted(ATTACKS))
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", action="store_true", help="write bench/RESULTS.md")
     args = parser.parse_args(argv)
     if args.attacker:
-        run_attacker(args.attacker, args.port, args.seconds)
+        run_attacker(args.attacker, args.port, args.seconds, args.source)
         return 0
     other = machine_busy_percent(2.0, {os.getpid()})
     rows = []

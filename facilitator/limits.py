@@ -25,6 +25,9 @@ from socketio import packet
 # Opening a connection costs as many frames from the address's budget (a phone opens one or two
 # connections; a reconnect storm from one address runs out).
 CONNECTION_COST = 5
+# ...and needs this many bytes left in the address's byte budget (one that sent too much
+# waits for it to refill before it gets a new connection).
+CONNECTION_BYTES = 1024
 
 
 class TokenBucket:
@@ -121,6 +124,7 @@ class TrafficLimits:
         self.clock = clock
         self.addresses: dict[str, Address] = {}
         self.refused = 0
+        self.held: dict[str, int] = {}
 
     def open(self, address: str) -> bool:
         """A new connection from ``address``: False when the address already has its cap."""
@@ -129,12 +133,39 @@ class TrafficLimits:
         entry = self.addresses.get(address)
         if entry is None:
             entry = self.addresses[address] = Address(self.config, self.clock())
+        now = self.clock()
         if entry.open >= self.config.connections_per_address or \
-                not entry.frames.take(CONNECTION_COST, self.clock()):
+                not entry.bytes.take(CONNECTION_BYTES, now) or \
+                not entry.frames.take(CONNECTION_COST, now):
             self.refused += 1
             return False
         entry.open += 1
         return True
+
+    def request(self, address: str) -> bool:
+        """An HTTP request from ``address`` costs one frame of its budget; False when spent."""
+        if address in self.config.exempt:
+            return True
+        entry = self.addresses.get(address)
+        return entry is None or entry.frames.take(1, self.clock())
+
+    def hold(self, address: str) -> bool:
+        """May a refused connection from ``address`` be held a while before it is answered
+        (so a client that waits for answers slows itself down)? At most as many as the
+        address may have open; past that, refusals are immediate."""
+        held = self.held.get(address, 0)
+        if held >= self.config.connections_per_address:
+            return False
+        self.held[address] = held + 1
+        return True
+
+    def release(self, address: str) -> None:
+        """A held refusal was answered."""
+        held = self.held.get(address, 1) - 1
+        if held <= 0:
+            self.held.pop(address, None)
+        else:
+            self.held[address] = held
 
     def close(self, address: str) -> None:
         """A connection from ``address`` ended; forget the address once it is idle."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import logging
 import os
 import signal
@@ -103,11 +104,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 REFUSED = (b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0"
            b"\r\nRetry-After: 5\r\n\r\n")
+TOO_MANY = (b"HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0"
+            b"\r\nRetry-After: 2\r\n\r\n")
+# Seconds a refused connection or request waits for its answer.
+REFUSAL_PAUSE = 1.0
 TOO_MUCH = (b"429 Too Many Requests", [("Content-Type", "text/plain"), ("Retry-After", "2")],
             b"Too much traffic from this address; slow down.")
 
 
-def eventlet_parts(limits: Any, header_timeout: float) -> tuple[type, type, Callable]:
+def eventlet_parts(limits: Any, header_timeout: float,
+                   max_payload: int) -> tuple[type, type, Callable]:
     """The eventlet classes that enforce ``limits`` (facilitator/limits.py): an HTTP protocol
     with the per-address connection cap and a deadline for a request's line and headers, a
     websocket handler that counts every frame (pings, pongs, messages) against the sender's
@@ -125,14 +131,12 @@ def eventlet_parts(limits: Any, header_timeout: float) -> tuple[type, type, Call
 
         def __init__(self, conn_state: list, server: Any) -> None:
             address = conn_state[0][0] if isinstance(conn_state[0], tuple) else "?"
+            self._address = address
             if not limits.open(address):
-                try:
-                    conn_state[1].settimeout(1)
-                    conn_state[1].sendall(REFUSED)
-                except OSError:
-                    pass
+                refuse(address, conn_state[1], REFUSED)
                 return  # eventlet closes the socket
             self._header_timer = None
+            self._over_budget = False
             try:
                 super().__init__(conn_state, server)
             finally:
@@ -152,10 +156,35 @@ def eventlet_parts(limits: Any, header_timeout: float) -> tuple[type, type, Call
                 timer.cancel()
 
         def get_environ(self) -> dict:
-            """Headers are in: the deadline no longer applies."""
+            """Headers are in: the deadline no longer applies; the request is charged to the
+            address's budget."""
             if self._header_timer is not None:
                 self._header_timer.cancel()
+            self._over_budget = not limits.request(self._address)
             return super().get_environ()
+
+        def handle_one_response(self) -> None:
+            """Over budget: 429 (after a pause) instead of running the app."""
+            if self._over_budget:
+                self.close_connection = 1
+                refuse(self._address, self.connection, TOO_MANY)
+                return
+            super().handle_one_response()
+
+    def refuse(address: str, sock: Any, answer: bytes) -> None:
+        """Answer a refused connection or request after REFUSAL_PAUSE seconds (a client that
+        waits for answers, as most floods do, slows itself down), or at once with nothing
+        when the address already has as many refusals waiting as it may have connections."""
+        if not limits.hold(address):
+            return
+        try:
+            eventlet.sleep(REFUSAL_PAUSE)
+            sock.settimeout(1)
+            sock.sendall(answer)
+        except OSError:
+            pass
+        finally:
+            limits.release(address)
 
     class WebSocket(engineio_eventlet.WebSocketWSGI):
         """Engine.IO's eventlet websocket, with every incoming frame counted."""
@@ -193,8 +222,16 @@ def eventlet_parts(limits: Any, header_timeout: float) -> tuple[type, type, Call
         def wsgi(environ: dict, start_response: Callable) -> Any:
             if environ.get("REQUEST_METHOD") == "POST" and \
                     environ.get("PATH_INFO", "").startswith("/socket.io"):
-                size = int(environ.get("CONTENT_LENGTH") or 0)
-                if not limits.budget(environ.get("REMOTE_ADDR") or "?").take(1, size):
+                try:
+                    size = max(0, int(environ.get("CONTENT_LENGTH") or 0))
+                except ValueError:
+                    size = 0
+                packets = 1
+                if 0 < size <= max_payload:  # larger: Engine.IO refuses it unread
+                    body = environ["wsgi.input"].read(size)
+                    packets = body.count(b"\x1e") + 1  # Engine.IO's packet separator
+                    environ["wsgi.input"] = io.BytesIO(body)
+                if not limits.budget(environ.get("REMOTE_ADDR") or "?").take(packets, size):
                     status, headers, body = TOO_MUCH
                     start_response(status.decode(), headers)
                     return [body]
@@ -265,7 +302,8 @@ def main(argv: list[str]) -> int:
     gc.set_threshold(20_000, 20, 20)
     listener = eventlet.listen((args.host, args.port), backlog=BACKLOG)
     protocol, websocket, charge_polling = eventlet_parts(
-        app.extensions["facilitator.limits"], float(app.config["HEADER_TIMEOUT"]))
+        app.extensions["facilitator.limits"], float(app.config["HEADER_TIMEOUT"]),
+        int(app.config["MAX_PAYLOAD"]))
     eio = services(app).socketio.server.eio
     eio._async = dict(eio._async, websocket=websocket)
 

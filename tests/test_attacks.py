@@ -44,8 +44,11 @@ class Target:
 
 
 def short_run(live: LiveServer, name: str, seconds: float = 1.5) -> dict:
+    """One attack from its own loopback address (the server is shared by the module: an
+    address's spent budget must not carry over into the next attack)."""
+    source = f"127.0.0.{10 + sorted(attacks.ATTACKS).index(name)}"
     row = run_async(attacks.measure(Target(live), name, seconds=seconds, before=1.0,
-                                    after=2.5))
+                                    after=2.5, source=source))
     assert live.proc.poll() is None, "the server died"
     assert row["victim_failures"] == 0, row["failure_samples"]
     assert row["victim_submits"] >= 8, row
@@ -64,6 +67,14 @@ def test_a_flooding_socket_is_closed_by_the_server_and_nobody_else_notices(serve
     assert stats["connections"] > 8, stats
     assert stats["closed_by_server"] >= stats["connections"] - 8, stats
     assert stats.get("refused", 0) >= 1, stats
+
+
+def test_a_long_polling_flood_is_refused(server):
+    """Engine.IO polling posts of a thousand unknown events each: each post's packets are
+    counted against the address's frame budget, so the first such post is already refused."""
+    stats = short_run(server, "polling_flood")
+    refused = sum(v for k, v in stats.items() if k.endswith(("_429", "_503")))
+    assert refused >= 1 and stats.get("post_200", 0) == 0, stats
 
 
 def test_half_sent_requests_cannot_hold_the_server(server):

@@ -139,3 +139,28 @@ def test_text_packets_pass_through_the_binary_refusal():
     limits.refuse_binary(server)
     server.eio.handlers["message"]("a", '2["submit",{}]')
     assert server.disconnected == [] and server.dispatched == [("a", '2["submit",{}]')]
+
+
+def test_http_requests_spend_the_addresss_frames_and_refusals_are_held_up_to_the_cap():
+    clock = Clock()
+    traffic = TrafficLimits(LimitConfig(connections_per_address=2, frame_rate=1, frame_burst=1,
+                                        address_share=10), clock)
+    assert traffic.open("192.0.2.7")  # 5 of the address's 10 frames
+    assert [traffic.request("192.0.2.7") for _ in range(6)] == [True] * 5 + [False]
+    assert traffic.request("192.0.2.99")  # an address with no connection yet is not charged
+    assert [traffic.hold("192.0.2.7") for _ in range(3)] == [True, True, False]
+    traffic.release("192.0.2.7")
+    assert traffic.hold("192.0.2.7")
+    traffic.release("192.0.2.7")
+    traffic.release("192.0.2.7")
+    assert traffic.held == {}
+
+
+def test_an_address_that_spent_its_bytes_gets_no_new_connection_until_they_refill():
+    clock = Clock()
+    traffic = TrafficLimits(LimitConfig(byte_rate=1000, byte_burst=2000, address_share=1), clock)
+    assert traffic.open("192.0.2.7")
+    traffic.budget("192.0.2.7").take(0, 2000 - limits.CONNECTION_BYTES)
+    assert not traffic.open("192.0.2.7")
+    clock.now += 2.0
+    assert traffic.open("192.0.2.7")
