@@ -123,7 +123,7 @@ def test_a_strangers_busy_session_does_not_fail_a_phone_elsewhere(server):
 
 def test_run_attacker_process_reports_json(server):
     """The attacker entry point the benchmark starts prints its counters."""
-    out = asyncio.run(asyncio.wait_for(_attacker(server.port), 30))
+    out = run_async(asyncio.wait_for(_attacker(server.port), 30))
     assert '"http_' in out
 
 
@@ -159,7 +159,7 @@ def test_a_request_whose_headers_never_finish_is_dropped_at_the_header_deadline(
             writer.close()
             return asyncio.get_running_loop().time() - start
 
-        took = asyncio.run(asyncio.wait_for(trickle(), 30))
+        took = run_async(asyncio.wait_for(trickle(), 30))
         assert 0.9 <= took <= 3.0, took
         assert live.get("/healthz") == b'{"status":"ok"}\n'
     finally:
