@@ -7,7 +7,7 @@ import ast
 import fnmatch
 import re
 
-from tests.conftest import ROOT
+from driver import ROOT
 
 REF = re.compile(r"`((?:tests/[\w/]+\.py)|\.\.\.)(?:::([\w*\[\]\-]+))?`")
 
