@@ -65,13 +65,17 @@ DEFAULTS: dict[str, Any] = {
     # Event handlers in flight per socket and in all; past either the event is answered "busy".
     "HANDLERS_PER_SOCKET": 8,
     "HANDLERS_TOTAL": 4096,
+    # Submits per participant token, whichever sockets carry them: a burst, then so many a
+    # second (a phone's 10 events a second per socket cannot be multiplied by opening sockets).
+    "SUBMIT_BURST": 20.0,
+    "SUBMIT_RATE": 5.0,
     # Addresses of reverse proxies whose X-Forwarded-For/-Proto/-Host we believe (comma list).
     "TRUSTED_PROXIES": (),
 }
 NUMBERS = ("ORGANISER_LOGIN_HOURS", "SESSIONS_BURST", "SESSIONS_PER_HOUR",
            "MAX_CONNECTIONS_PER_ADDRESS", "HEADER_TIMEOUT", "FRAME_RATE", "FRAME_BURST",
            "BYTE_RATE", "BYTE_BURST", "ADDRESS_TRAFFIC_SHARE", "HANDLERS_PER_SOCKET",
-           "HANDLERS_TOTAL")
+           "HANDLERS_TOTAL", "SUBMIT_BURST", "SUBMIT_RATE")
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -144,6 +148,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["facilitator.handlers"] = limits.bound_handlers(
         socketio.server, int(app.config["HANDLERS_PER_SOCKET"]),
         int(app.config["HANDLERS_TOTAL"]))
+    app.extensions["facilitator.submits"] = limits.limit_submits(
+        socketio.server, float(app.config["SUBMIT_RATE"]), float(app.config["SUBMIT_BURST"]))
     app.extensions["facilitator.limits"] = limits.TrafficLimits(
         limits.LimitConfig.from_app_config(app.config))
     app.register_blueprint(views.bp)

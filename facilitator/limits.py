@@ -254,3 +254,40 @@ def bound_handlers(server: Any, per_socket: int, total: int) -> dict[str, int]:
     server._handle_event = limited
     server._handle_event_internal = run
     return counters
+
+
+RATE_LIMITED_ACK = {"ok": False, "error": {
+    "code": "rate_limited", "message": "Too many answers from this phone; wait a moment."}}
+
+
+def limit_submits(server: Any, rate: float, burst: float,
+                  clock: Callable[[], float] = time.monotonic) -> dict[str, TokenBucket]:
+    """At most ``burst`` submits at once per participant token, then ``rate`` a second, however
+    many sockets send them (one token in many tabs or scripts shares one budget). Over it, the
+    submit is answered ``rate_limited`` without running. Returns the buckets (pruned)."""
+    handle_event = server._handle_event
+    buckets: dict[str, TokenBucket] = {}
+    calls = [0]
+
+    def limited(eio_sid: str, namespace: str | None, ack_id: int | None, data: Any) -> Any:
+        if isinstance(data, list) and len(data) >= 2 and data[0] == "submit" \
+                and isinstance(data[1], dict) and isinstance(data[1].get("token"), str):
+            now = clock()
+            calls[0] += 1
+            if calls[0] % 256 == 0:
+                for key in [k for k, b in buckets.items() if b.full(now)]:
+                    del buckets[key]
+            token = data[1]["token"][:64]
+            bucket = buckets.get(token)
+            if bucket is None:
+                bucket = buckets[token] = TokenBucket(rate, burst, now)
+            if not bucket.take(1, now):
+                if ack_id is not None:
+                    server._send_packet(eio_sid, server.packet_class(
+                        packet.ACK, namespace=namespace or "/", id=ack_id,
+                        data=[RATE_LIMITED_ACK]))
+                return None
+        return handle_event(eio_sid, namespace, ack_id, data)
+
+    server._handle_event = limited
+    return buckets
