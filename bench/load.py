@@ -389,7 +389,8 @@ class Server:
         env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore",
                    # every simulated phone comes from 127.0.0.1: lift the per-address caps
                    FACILITATOR_MAX_CONNECTIONS_PER_ADDRESS="100000",
-                   FACILITATOR_ADDRESS_TRAFFIC_SHARE="100000")
+                   FACILITATOR_ADDRESS_TRAFFIC_SHARE="100000",
+                   FACILITATOR_MAX_PARTICIPANTS="100000")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
                                      env=env, start_new_session=True)
         self.ps = psutil.Process(self.proc.pid)

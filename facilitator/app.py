@@ -65,6 +65,8 @@ DEFAULTS: dict[str, Any] = {
     # Event handlers in flight per socket and in all; past either the event is answered "busy".
     "HANDLERS_PER_SOCKET": 8,
     "HANDLERS_TOTAL": 4096,
+    # Participants one session takes (the console can also lock joins at any time).
+    "MAX_PARTICIPANTS": 1000,
     # Submits per participant token, whichever sockets carry them: a burst, then so many a
     # second (a phone's 10 events a second per socket cannot be multiplied by opening sockets).
     "SUBMIT_BURST": 20.0,
@@ -75,7 +77,7 @@ DEFAULTS: dict[str, Any] = {
 NUMBERS = ("ORGANISER_LOGIN_HOURS", "SESSIONS_BURST", "SESSIONS_PER_HOUR",
            "MAX_CONNECTIONS_PER_ADDRESS", "HEADER_TIMEOUT", "FRAME_RATE", "FRAME_BURST",
            "BYTE_RATE", "BYTE_BURST", "ADDRESS_TRAFFIC_SHARE", "HANDLERS_PER_SOCKET",
-           "HANDLERS_TOTAL", "SUBMIT_BURST", "SUBMIT_RATE")
+           "HANDLERS_TOTAL", "SUBMIT_BURST", "SUBMIT_RATE", "MAX_PARTICIPANTS")
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

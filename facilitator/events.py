@@ -12,7 +12,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from flask import request
+from flask import current_app, request
 from flask_socketio import Namespace, join_room
 
 from facilitator import live, workshop
@@ -78,7 +78,7 @@ class WorkshopNamespace(Namespace):
     """
 
     EVENTS = frozenset({"join", "resume", "submit", "watch", "facilitate", "open_step",
-                        "close_step", "reveal", "settle", "show_on_projector",
+                        "close_step", "reveal", "settle", "show_on_projector", "lock_joins",
                         "remove_participant", "reset_session", "close_session"})
 
     def __init__(self, services: Services) -> None:
@@ -148,7 +148,7 @@ class WorkshopNamespace(Namespace):
             guard.join_failed(address)
             return error_body("unknown_code", "No workshop has that code. Check the projector.")
         participant = store.join(session, workshop.clean_text(name, workshop.NAME_MAX),
-                                 data.get("group"))
+                                 data.get("group"), int(current_app.config["MAX_PARTICIPANTS"]))
         join_room(live.participant_room(session, participant))
         self.services.broadcaster.touch(session)
         return {"ok": True, "token": participant.token,
@@ -217,6 +217,15 @@ class WorkshopNamespace(Namespace):
         if not isinstance(revealed, bool):
             return error_body("bad_request", "revealed must be true or false.")
         self.services.store.reveal(session, revealed)
+        return self.console_ack(session, phones=False)
+
+    def on_lock_joins(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Console → server: stop (or allow again) new participants; those in carry on."""
+        session = self.console_session(data)
+        locked = data.get("locked")
+        if not isinstance(locked, bool):
+            return error_body("bad_request", "locked must be true or false.")
+        self.services.store.lock_joins(session, locked)
         return self.console_ack(session, phones=False)
 
     def on_settle(self, data: dict[str, Any]) -> dict[str, Any]:

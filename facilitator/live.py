@@ -58,6 +58,7 @@ def session_view(session: Session) -> dict[str, Any]:
         "open": session.open,
         "revealed": session.revealed,
         "closed": session.closed,
+        "joins_locked": session.joins_locked,
         "steps": list(STEPS),
     }
 

@@ -101,6 +101,9 @@ class Store:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}
         if "shuffle" not in columns:  # a database from before the shuffled starting order
             self._db.execute("ALTER TABLE sessions ADD COLUMN shuffle INTEGER NOT NULL DEFAULT 1")
+        if "joins_locked" not in columns:  # a database from before the join lock
+            self._db.execute(
+                "ALTER TABLE sessions ADD COLUMN joins_locked INTEGER NOT NULL DEFAULT 0")
         self._blocking = blocking or _run_here
         # _writing: one transaction at a time on the connection; _lock: memory and staging.
         # Taken in that order when both are needed. Answers are staged while a commit runs.
@@ -174,9 +177,10 @@ class Store:
         """The SQL that saves ``change`` (the session's own fields are always saved)."""
         s = change.session
         out: Statements = [(
-            "UPDATE sessions SET step = ?, open = ?, revealed = ?, closed = ?, version = ?"
-            " WHERE id = ?",
-            [(s.step, int(s.open), int(s.revealed), int(s.closed), s.version, s.id)],
+            "UPDATE sessions SET step = ?, open = ?, revealed = ?, closed = ?, version = ?,"
+            " joins_locked = ? WHERE id = ?",
+            [(s.step, int(s.open), int(s.revealed), int(s.closed), s.version,
+              int(s.joins_locked), s.id)],
         )]
         if change.reset:
             out += [(f"DELETE FROM {table} WHERE session_id = ?", [(s.id,)])
@@ -243,13 +247,13 @@ class Store:
         db = self._db
         for row in db.execute(
             "SELECT id, code, title, deck, facilitator_token, projector_key, created_at, step,"
-            " open, revealed, closed, version, shuffle FROM sessions ORDER BY id"
+            " open, revealed, closed, version, shuffle, joins_locked FROM sessions ORDER BY id"
         ):
             session = Session(
                 id=row[0], code=row[1], title=row[2], deck=deck_from_json(row[3]),
                 console_token=row[4], projector_key=row[5], created_at=row[6], step=row[7],
                 open=bool(row[8]), revealed=bool(row[9]), closed=bool(row[10]), version=row[11],
-                shuffle=bool(row[12]),
+                shuffle=bool(row[12]), joins_locked=bool(row[13]),
             )
             self.sessions[session.id] = session
         for sid, number, name, discard, tied in db.execute(
@@ -348,6 +352,10 @@ class Store:
         """Close the current step (``Session.close_step``)."""
         return self._apply(session, session.close_step)
 
+    def lock_joins(self, session: Session, locked: bool) -> Change:
+        """Stop or allow new participants (``Session.lock_joins``)."""
+        return self._apply(session, lambda: session.lock_joins(locked))
+
     def reveal(self, session: Session, revealed: bool) -> Change:
         """Show or hide results on the projector."""
         return self._apply(session, lambda: session.reveal(revealed))
@@ -381,9 +389,12 @@ class Store:
             self._unindex(session)
 
     # -- participants -----------------------------------------------------------------------
-    def join(self, session: Session, name: str, group: object) -> Participant:
-        """A new participant in ``group`` (or the least filled group when None)."""
-        change = self._apply(session, lambda: session.join(name, group, workshop.new_token()))
+    def join(self, session: Session, name: str, group: object,
+             limit: int | None = None) -> Participant:
+        """A new participant in ``group`` (or the least filled group when None), unless
+        joins are locked or ``limit`` participants are in (``Session.join``)."""
+        change = self._apply(session, lambda: session.join(name, group, workshop.new_token(),
+                                                           limit))
         assert change.joined is not None
         return change.joined
 
