@@ -343,19 +343,14 @@ def organiser() -> str:
     the organiser secret."""
     listing, page, pages, total = [], 1, 1, 0
     if _organiser():
-        everything = sorted(store().sessions.values(), key=lambda s: s.id, reverse=True)
-        total = len(everything)
-        pages = max(1, -(-len(everything) // ORGANISER_PAGE))
+        total = store().session_count()  # read from the database: closed sessions stay there
+        pages = max(1, -(-total // ORGANISER_PAGE))
         page = request.args.get("page", 1, type=int) or 1
         page = min(max(page, 1), pages)
-        for s in everything[(page - 1) * ORGANISER_PAGE:page * ORGANISER_PAGE]:
-            listing.append({
-                "code": s.code, "title": s.title, "created_at": s.created_at, "step": s.step,
-                "closed": s.closed, "participants": len(s.active()), "groups": len(s.groups),
-                "deck_title": s.deck.title,
-                # a trainer who lost the console link gets it back here
-                "console_url": url_for("facilitator.console", token=s.console_token),
-            })
+        for s in store().session_summaries((page - 1) * ORGANISER_PAGE, ORGANISER_PAGE):
+            # a trainer who lost the console link gets it back here
+            s["console_url"] = url_for("facilitator.console", token=s.pop("console_token"))
+            listing.append(s)
     return render_template("organiser.html", authenticated=_organiser(), sessions=listing,
                            page=page, pages=pages, total=total, error=request.args.get("error"),
                            csrf=_csrf())
