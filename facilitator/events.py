@@ -66,6 +66,14 @@ class Guard:
         self.buckets.pop(sid, None)
 
 
+def true_or_false(data: dict[str, Any], key: str) -> bool:
+    """``data[key]`` when it is a boolean; a bad_request refusal otherwise."""
+    value = data.get(key)
+    if not isinstance(value, bool):
+        raise WorkshopError("bad_request", f"{key} must be true or false.")
+    return value
+
+
 RATE_LIMITED = ("rate_limited", "Too many messages; wait a moment and retry.")
 
 
@@ -213,19 +221,13 @@ class WorkshopNamespace(Namespace):
     def on_reveal(self, data: dict[str, Any]) -> dict[str, Any]:
         """Console → server: show or hide results on the projector."""
         session = self.console_session(data)
-        revealed = data.get("revealed")
-        if not isinstance(revealed, bool):
-            return error_body("bad_request", "revealed must be true or false.")
-        self.services.store.reveal(session, revealed)
+        self.services.store.reveal(session, true_or_false(data, "revealed"))
         return self.console_ack(session, phones=False)
 
     def on_lock_joins(self, data: dict[str, Any]) -> dict[str, Any]:
         """Console → server: stop (or allow again) new participants; those in carry on."""
         session = self.console_session(data)
-        locked = data.get("locked")
-        if not isinstance(locked, bool):
-            return error_body("bad_request", "locked must be true or false.")
-        self.services.store.lock_joins(session, locked)
+        self.services.store.lock_joins(session, true_or_false(data, "locked"))
         return self.console_ack(session, phones=False)
 
     def on_settle(self, data: dict[str, Any]) -> dict[str, Any]:
