@@ -581,7 +581,8 @@ def markdown(rows: list[dict], other_load: float, seconds: float) -> str:
         f"attack; {os.cpu_count()} cores; other load before the run: {other_load:.0f} % of the"
         " machine",
         "- victim: one phone in its own session submitting twice a second from 127.0.0.1; "
-        "/healthz probed every 200 ms; attacker: a separate process on 127.0.0.2",
+        "/healthz probed every 200 ms; attacker: a separate process on 127.0.0.2 (the busy "
+        "session's phones on 127.0.0.4)",
         "- targets: during p99 <= 2 x baseline p99 + 50 ms, no victim failure, /healthz "
         "<= 1 s, RSS growth <= 100 MB, p99 2-4 s after the attack within the same bound",
         "",
