@@ -231,7 +231,13 @@ async def attack_slowloris(port: int, until: float, stats: dict, count: int = 30
                     break
         except OSError:
             pass
-        if reader.at_eof() or writer.is_closing():
+        closed = writer.is_closing()
+        try:  # a refusal may have sent its 503 before closing: read past it to the end
+            while not closed:
+                closed = not await asyncio.wait_for(reader.read(65536), 0.05)
+        except (TimeoutError, OSError):
+            pass
+        if closed:
             stats["closed_by_server"] = stats.get("closed_by_server", 0) + 1
 
     tasks = []

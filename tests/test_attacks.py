@@ -78,11 +78,14 @@ def test_a_long_polling_flood_is_refused(server):
 
 
 def test_half_sent_requests_cannot_hold_the_server(server):
-    """Slowloris from one address: past 64 connections the server refuses at once, and the
-    connections it holds are on a header deadline."""
+    """Slowloris from one address: past 64 connections the server refuses (after a pause for
+    at most 64 of them, at once for the rest), and the connections it holds are on a header
+    deadline."""
     stats = short_run(server, "slowloris")
-    assert stats["opened"] > 64, stats
-    assert stats.get("closed_by_server", 0) >= stats["opened"] - 64, stats
+    assert stats["opened"] > 128, stats
+    # still open when the attack stopped: at most the 64 it may hold, and at most 64 refusals
+    # waiting out their one-second pause
+    assert stats.get("closed_by_server", 0) >= stats["opened"] - 128, stats
 
 
 @pytest.mark.parametrize("name", ["huge_session", "deep_json"])
