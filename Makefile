@@ -35,11 +35,13 @@ test: $(VENV)/.dev node_modules/.installed
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 
-## make bench: load benchmark against the bare-stack floor, writes bench/RESULTS.md
+## make bench: load benchmark against the bare-stack floor, then the attack benchmark;
+## both write bench/RESULTS.md (each its own section)
 bench: $(VENV)/.dev
 	$(PY) bench/aggregate.py
 	$(PY) bench/run_all.py
 	$(PY) bench/board.py --results bench/RESULTS.md
+	$(PY) bench/attacks.py --markdown
 
 ## make bench-weight: the phone's page weight with Chromium, into bench/RESULTS.md
 bench-weight: $(VENV)/.dev

@@ -386,7 +386,11 @@ class Server:
             cmd = [sys.executable, str(ROOT / "bench" / "floor.py"), "--host", "127.0.0.1",
                    "--port", str(self.port)]
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore",
+                   # every simulated phone comes from 127.0.0.1: lift the per-address caps
+                   FACILITATOR_MAX_CONNECTIONS_PER_ADDRESS="100000",
+                   FACILITATOR_ADDRESS_TRAFFIC_SHARE="100000",
+                   FACILITATOR_MAX_PARTICIPANTS="100000")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
                                      env=env, start_new_session=True)
         self.ps = psutil.Process(self.proc.pid)

@@ -102,22 +102,29 @@ def statements(change: Change) -> Statements:
 
 
 def load(db: sqlite3.Connection, sessions: dict[int, Session]) -> None:
-    """Put the rounds, earlier answers and boards back into the loaded ``sessions``."""
-    for sid, number, mode in db.execute("SELECT id, round, mode FROM sessions"):
+    """Put the rounds, earlier answers and boards back into the loaded ``sessions`` (only
+    those: closed sessions are loaded on demand, one at a time)."""
+    if not sessions:
+        return
+    ids = ",".join(str(int(i)) for i in sessions)  # integers, from the database itself
+    where = f" WHERE session_id IN ({ids})"
+    for sid, number, mode in db.execute(
+        f"SELECT id, round, mode FROM sessions WHERE id IN ({ids})"
+    ):
         sessions[sid].round, sessions[sid].mode = number, mode
     for sid, number, past, step, answer in db.execute(
-        "SELECT session_id, participant, round, step, answer FROM round_answers"
+        "SELECT session_id, participant, round, step, answer FROM round_answers" + where
     ):
         sessions[sid].participants[number].history.setdefault(past, {})[step] = json.loads(answer)
     for sid, past, step, group, state in db.execute(
-        "SELECT session_id, round, step, group_number, state FROM boards"
+        "SELECT session_id, round, step, group_number, state FROM boards" + where
     ):
         data = json.loads(state)
         sessions[sid].boards[(past, step, group)] = Board(
             data["step"], data["order"], data["top_size"], data["version"], set(data["agreed"]),
             data["locked"], data["members"])
     for sid, past, step, group, move_id in db.execute(
-        "SELECT session_id, round, step, group_number, move_id FROM board_moves"
+        "SELECT session_id, round, step, group_number, move_id FROM board_moves" + where
     ):
         board = sessions[sid].boards.get((past, step, group))
         if board is not None:

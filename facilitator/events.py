@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from flask import request
+from flask import current_app, request
 from flask_socketio import Namespace, join_room
 
 from facilitator import live, workshop
 from facilitator.services import error_body, error_for
+from facilitator.throttle import Failures
 from facilitator.workshop import Participant, Session, WorkshopError
 
 if TYPE_CHECKING:
@@ -35,11 +35,12 @@ JOIN_WINDOW = 60.0
 
 
 class Guard:
-    """Throttles: a token bucket per socket, and wrong join codes per client address."""
+    """Throttles: a token bucket per socket, and wrong join codes per client address (shared
+    with the HTTP join-code look-ups, facilitator/throttle.py; stale addresses are pruned)."""
 
     def __init__(self) -> None:
         self.buckets: dict[str, tuple[float, float]] = {}
-        self.join_failures: dict[str, deque[float]] = {}
+        self.join_failures = Failures(JOIN_FAILURES, JOIN_WINDOW)
 
     def allow_event(self, sid: str) -> bool:
         """Take one event from this socket's bucket; False when it is empty."""
@@ -54,21 +55,23 @@ class Guard:
 
     def join_blocked(self, address: str) -> bool:
         """Has this address tried too many wrong codes lately?"""
-        failures = self.join_failures.get(address)
-        if not failures:
-            return False
-        cutoff = time.monotonic() - JOIN_WINDOW
-        while failures and failures[0] < cutoff:
-            failures.popleft()
-        return len(failures) >= JOIN_FAILURES
+        return self.join_failures.blocked(address)
 
     def join_failed(self, address: str) -> None:
         """Count a wrong join code from this address."""
-        self.join_failures.setdefault(address, deque()).append(time.monotonic())
+        self.join_failures.failed(address)
 
     def forget(self, sid: str) -> None:
         """Drop a disconnected socket's bucket."""
         self.buckets.pop(sid, None)
+
+
+def true_or_false(data: dict[str, Any], key: str) -> bool:
+    """``data[key]`` when it is a boolean; a bad_request refusal otherwise."""
+    value = data.get(key)
+    if not isinstance(value, bool):
+        raise WorkshopError("bad_request", f"{key} must be true or false.")
+    return value
 
 
 RATE_LIMITED = ("rate_limited", "Too many messages; wait a moment and retry.")
@@ -83,7 +86,7 @@ class WorkshopNamespace(Namespace):
     """
 
     EVENTS = frozenset({"join", "resume", "submit", "watch", "facilitate", "open_step",
-                        "close_step", "reveal", "settle", "show_on_projector",
+                        "close_step", "reveal", "settle", "show_on_projector", "lock_joins",
                         "remove_participant", "reset_session", "close_session", "new_round",
                         "lock_table", "board_move", "board_agree", "board_withdraw"})
 
@@ -157,7 +160,7 @@ class WorkshopNamespace(Namespace):
             guard.join_failed(address)
             return error_body("unknown_code", "No workshop has that code. Check the projector.")
         participant = store.join(session, workshop.clean_text(name, workshop.NAME_MAX),
-                                 data.get("group"))
+                                 data.get("group"), int(current_app.config["MAX_PARTICIPANTS"]))
         join_room(live.participant_room(session, participant))
         join_room(live.table_room(session, participant.group))
         self.services.broadcaster.touch(session)
@@ -336,10 +339,13 @@ class WorkshopNamespace(Namespace):
     def on_reveal(self, data: dict[str, Any]) -> dict[str, Any]:
         """Console → server: show or hide results on the projector."""
         session = self.console_session(data)
-        revealed = data.get("revealed")
-        if not isinstance(revealed, bool):
-            return error_body("bad_request", "revealed must be true or false.")
-        self.services.store.reveal(session, revealed)
+        self.services.store.reveal(session, true_or_false(data, "revealed"))
+        return self.console_ack(session, phones=False)
+
+    def on_lock_joins(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Console → server: stop (or allow again) new participants; those in carry on."""
+        session = self.console_session(data)
+        self.services.store.lock_joins(session, true_or_false(data, "locked"))
         return self.console_ack(session, phones=False)
 
     def on_settle(self, data: dict[str, Any]) -> dict[str, Any]:

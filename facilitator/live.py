@@ -109,6 +109,7 @@ def session_view(session: Session) -> dict[str, Any]:
         "open": session.open,
         "revealed": session.revealed,
         "closed": session.closed,
+        "joins_locked": session.joins_locked,
         "steps": list(STEPS),
     }
 
@@ -232,6 +233,10 @@ def snapshot(store: Store, session: Session, audience: str, base_url: str = "") 
 
 
 AUDIENCES = ("projector", "console")
+# A snapshot with results (the console's always, the projector's while revealed) goes out at
+# most every RESULTS_GAP seconds: results are recomputed at most a few times a second per
+# session, however fast its phones submit.
+RESULTS_GAP = 0.25
 
 
 class _Channel:
@@ -287,6 +292,8 @@ class Broadcaster:
 
     def _send_later(self, session: Session, audience: str, channel: _Channel) -> None:
         interval, min_gap, quiet = self.schedules[audience]
+        if audience == "console" or session.revealed:  # the snapshot carries results
+            min_gap = max(min_gap, RESULTS_GAP)
         while True:
             due = min(channel.first_change + interval, channel.last_change + quiet)
             due = max(due, channel.last_sent + min_gap)
@@ -303,8 +310,11 @@ class Broadcaster:
             self._channels.pop((session.id, audience), None)
 
     def send(self, session: Session, audience: str) -> None:
-        """Send one audience its snapshot now."""
+        """Send one audience its snapshot now; nothing is built for a room nobody is in (a
+        console or projector that arrives later gets its snapshot in its ack)."""
         room = projector_room(session) if audience == "projector" else console_room(session)
+        if not self.socketio.server.manager.rooms.get("/", {}).get(room):
+            return
         self.socketio.emit("snapshot", snapshot(self.store, session, audience, self.base_url),
                            to=room)
 

@@ -45,6 +45,11 @@ Statements = list[tuple[str, list[tuple[Any, ...]]]]
 _clock: list = [0, ""]  # memo: the current second and its ISO text (formatting costs ~8 µs)
 
 
+# Closed sessions kept in memory after use (most recent first out of the way); the rest stay on
+# disk until a link, a code or a token asks for them.
+CLOSED_KEPT = 8
+
+
 def _now() -> str:
     second = int(time.time())
     if second != _clock[0]:
@@ -101,6 +106,9 @@ class Store:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}
         if "shuffle" not in columns:  # a database from before the shuffled starting order
             self._db.execute("ALTER TABLE sessions ADD COLUMN shuffle INTEGER NOT NULL DEFAULT 1")
+        if "joins_locked" not in columns:  # a database from before the join lock
+            self._db.execute(
+                "ALTER TABLE sessions ADD COLUMN joins_locked INTEGER NOT NULL DEFAULT 0")
         board_store.migrate(self._db)
         self._blocking = blocking or _run_here
         # _writing: one transaction at a time on the connection; _lock: memory and staging.
@@ -108,6 +116,7 @@ class Store:
         self._writing = threading.RLock()
         self._lock = threading.RLock()
         self.sessions: dict[int, Session] = {}
+        self._closed_recent: dict[int, None] = {}  # closed sessions in memory, oldest first
         self._by_code: dict[str, Session] = {}
         self._by_console: dict[str, Session] = {}
         self._by_projector: dict[str, Session] = {}
@@ -176,9 +185,10 @@ class Store:
         """The SQL that saves ``change`` (the session's own fields are always saved)."""
         s = change.session
         out: Statements = [(
-            "UPDATE sessions SET step = ?, open = ?, revealed = ?, closed = ?, version = ?"
-            " WHERE id = ?",
-            [(s.step, int(s.open), int(s.revealed), int(s.closed), s.version, s.id)],
+            "UPDATE sessions SET step = ?, open = ?, revealed = ?, closed = ?, version = ?,"
+            " joins_locked = ? WHERE id = ?",
+            [(s.step, int(s.open), int(s.revealed), int(s.closed), s.version,
+              int(s.joins_locked), s.id)],
         )]
         if change.reset:
             out += [(f"DELETE FROM {table} WHERE session_id = ?", [(s.id,)])
@@ -213,6 +223,7 @@ class Store:
             record.error = RuntimeError("the store was reloaded after a failed write")
         self._boards_staged = []
         self.sessions.clear()
+        self._closed_recent.clear()
         self._by_code.clear()
         self._by_console.clear()
         self._by_projector.clear()
@@ -237,6 +248,7 @@ class Store:
 
     def _unindex(self, session: Session) -> None:
         self.sessions.pop(session.id, None)
+        self._closed_recent.pop(session.id, None)
         self._by_code.pop(session.code, None)
         self._by_console.pop(session.console_token, None)
         self._by_projector.pop(session.projector_key, None)
@@ -244,45 +256,104 @@ class Store:
             self._by_participant.pop(p.token, None)
         self.results.forget(session)
 
+    SESSION_COLUMNS = ("SELECT id, code, title, deck, facilitator_token, projector_key,"
+                       " created_at, step, open, revealed, closed, version, shuffle,"
+                       " joins_locked FROM sessions")
+
     def _load(self) -> None:
+        """Every open session into memory; closed ones are loaded when asked for (_load_one)."""
+        for session in self._read_sessions(" WHERE closed = 0", ()):
+            self._index(session)
+
+    def _read_sessions(self, where: str, args: tuple) -> list[Session]:
+        """Sessions matching ``where`` with their groups, participants and answers."""
         db = self._db
-        for row in db.execute(
-            "SELECT id, code, title, deck, facilitator_token, projector_key, created_at, step,"
-            " open, revealed, closed, version, shuffle FROM sessions ORDER BY id"
-        ):
-            session = Session(
+        found: dict[int, Session] = {}
+        for row in db.execute(self.SESSION_COLUMNS + where + " ORDER BY id", args):
+            found[row[0]] = Session(
                 id=row[0], code=row[1], title=row[2], deck=deck_from_json(row[3]),
                 console_token=row[4], projector_key=row[5], created_at=row[6], step=row[7],
                 open=bool(row[8]), revealed=bool(row[9]), closed=bool(row[10]), version=row[11],
-                shuffle=bool(row[12]),
+                shuffle=bool(row[12]), joins_locked=bool(row[13]),
             )
-            self.sessions[session.id] = session
+        if not found:
+            return []
+        ids = ",".join(str(i) for i in found)  # integers from the database itself
         for sid, number, name, discard, tied in db.execute(
-            "SELECT session_id, number, name, discard, discard_tied FROM groups"
-            " ORDER BY session_id, number"
+            f"SELECT session_id, number, name, discard, discard_tied FROM groups"
+            f" WHERE session_id IN ({ids}) ORDER BY session_id, number"
         ):
-            self.sessions[sid].groups[number] = Group(
+            found[sid].groups[number] = Group(
                 number, name, discard, tuple(json.loads(tied)) if tied else None
             )
         for sid, number, group, name, token, removed in db.execute(
-            "SELECT session_id, number, group_number, name, token, removed FROM participants"
-            " ORDER BY session_id, number"
+            f"SELECT session_id, number, group_number, name, token, removed FROM participants"
+            f" WHERE session_id IN ({ids}) ORDER BY session_id, number"
         ):
-            self.sessions[sid].participants[number] = Participant(
+            found[sid].participants[number] = Participant(
                 number, group, name, token, bool(removed)
             )
         for sid, number, step, answer in db.execute(
-            "SELECT session_id, participant, step, answer FROM answers"
+            f"SELECT session_id, participant, step, answer FROM answers"
+            f" WHERE session_id IN ({ids})"
         ):
-            self.sessions[sid].participants[number].answers[step] = json.loads(answer)
+            found[sid].participants[number].answers[step] = json.loads(answer)
         for sid, number, submission_id in db.execute(
-            "SELECT session_id, participant, submission_id FROM submissions"
+            f"SELECT session_id, participant, submission_id FROM submissions"
+            f" WHERE session_id IN ({ids})"
         ):
-            self.sessions[sid].participants[number].submission_ids.add(submission_id)
-        board_store.load(db, self.sessions)
-        for session in list(self.sessions.values()):
-            self._index(session)
+            found[sid].participants[number].submission_ids.add(submission_id)
+        board_store.load(db, found)
+        return list(found.values())
 
+    def _load_one(self, where: str, args: tuple) -> Session | None:
+        """A session that is not in memory (a closed one), loaded on demand and kept among the
+        CLOSED_KEPT most recently used closed sessions."""
+        with self._writing, self._lock:
+            sessions = self._read_sessions(where, args)
+            if not sessions:
+                return None
+            session = sessions[0]
+            current = self.sessions.get(session.id)
+            if current is not None:  # loaded meanwhile
+                return current
+            self._index(session)
+            self._keep_closed(session)
+            return session
+
+    def _keep_closed(self, session: Session) -> None:
+        """Remember ``session`` as recently used; forget the least recent closed sessions past
+        CLOSED_KEPT (an open session is never forgotten)."""
+        self._closed_recent.pop(session.id, None)
+        self._closed_recent[session.id] = None
+        while len(self._closed_recent) > CLOSED_KEPT:
+            oldest = next(iter(self._closed_recent))
+            del self._closed_recent[oldest]
+            old = self.sessions.get(oldest)
+            if old is not None and old.closed:
+                self._unindex(old)
+
+    def session_count(self) -> int:
+        """How many sessions the database holds (open and closed)."""
+        with self._writing:
+            return int(self._db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
+
+    def session_summaries(self, offset: int, limit: int) -> list[dict[str, Any]]:
+        """One page of every session, newest first, read from the database (closed sessions
+        are not loaded for it): what the organiser list shows."""
+        with self._writing:
+            rows = self._db.execute(
+                "SELECT s.id, s.code, s.title, s.deck, s.facilitator_token, s.created_at,"
+                " s.step, s.closed,"
+                " (SELECT COUNT(*) FROM participants p WHERE p.session_id = s.id"
+                "  AND p.removed = 0),"
+                " (SELECT COUNT(*) FROM groups g WHERE g.session_id = s.id)"
+                " FROM sessions s ORDER BY s.id DESC LIMIT ? OFFSET ?", (limit, offset),
+            ).fetchall()
+        return [{"id": r[0], "code": r[1], "title": r[2],
+                 "deck_title": json.loads(r[3]).get("title", ""), "console_token": r[4],
+                 "created_at": r[5], "step": r[6], "closed": bool(r[7]), "participants": r[8],
+                 "groups": r[9]} for r in rows]
 
     # -- settings ---------------------------------------------------------------------------
     def setting(self, key: str) -> str | None:
@@ -298,20 +369,34 @@ class Store:
 
     # -- look-ups ---------------------------------------------------------------------------
     def by_code(self, code: str | None) -> Session | None:
-        """The session with this join code (open or closed), or None."""
-        return self._by_code.get(code) if code else None
+        """The session with this join code (open or closed, loaded on demand), or None."""
+        if not code:
+            return None
+        return self._by_code.get(code) or self._load_one(" WHERE code = ?", (code,))
 
     def by_console(self, token: object) -> Session | None:
         """The session whose console token this is, or None."""
-        return self._by_console.get(token) if isinstance(token, str) else None
+        if not isinstance(token, str):
+            return None
+        return self._by_console.get(token) or self._load_one(
+            " WHERE facilitator_token = ?", (token,))
 
     def by_projector(self, key: object) -> Session | None:
         """The session whose projector key this is, or None."""
-        return self._by_projector.get(key) if isinstance(key, str) else None
+        if not isinstance(key, str):
+            return None
+        return self._by_projector.get(key) or self._load_one(" WHERE projector_key = ?", (key,))
 
     def by_participant(self, token: object) -> tuple[Session, Participant] | None:
         """The (session, participant) this participant token belongs to, or None."""
-        return self._by_participant.get(token) if isinstance(token, str) else None
+        if not isinstance(token, str):
+            return None
+        found = self._by_participant.get(token)
+        if found is None and self._load_one(
+                " WHERE id = (SELECT session_id FROM participants WHERE token = ?)",
+                (token,)) is not None:
+            found = self._by_participant.get(token)
+        return found
 
     # -- sessions ---------------------------------------------------------------------------
     def create_session(self, deck: Deck, title: str, groups: list[str],
@@ -321,7 +406,8 @@ class Store:
         with self._writing, self._lock:
             for _ in range(100):
                 code = workshop.new_join_code()
-                if code not in self._by_code:
+                if code not in self._by_code and self._db.execute(
+                        "SELECT 1 FROM sessions WHERE code = ?", (code,)).fetchone() is None:
                     break
             else:  # pragma: no cover - 1e-9 odds
                 raise WorkshopError("bad_request", "Could not find a free join code.")
@@ -381,6 +467,10 @@ class Store:
         """Close the current step (``Session.close_step``)."""
         return self._apply(session, session.close_step)
 
+    def lock_joins(self, session: Session, locked: bool) -> Change:
+        """Stop or allow new participants (``Session.lock_joins``)."""
+        return self._apply(session, lambda: session.lock_joins(locked))
+
     def reveal(self, session: Session, revealed: bool) -> Change:
         """Show or hide results on the projector."""
         return self._apply(session, lambda: session.reveal(revealed))
@@ -396,8 +486,12 @@ class Store:
         return self._apply(session, lambda: session.settle(group, statement))
 
     def close_session(self, session: Session) -> Change:
-        """Stop joins and answers (``Session.close``). Results stay."""
-        return self._apply(session, session.close)
+        """Stop joins and answers (``Session.close``). Results stay, on disk: the session
+        leaves memory once CLOSED_KEPT other closed sessions were used after it."""
+        change = self._apply(session, session.close)
+        with self._lock:
+            self._keep_closed(session)
+        return change
 
     def reset(self, session: Session) -> Change:
         """Remove every participant and answer (``Session.reset``)."""
@@ -414,9 +508,12 @@ class Store:
             self._unindex(session)
 
     # -- participants -----------------------------------------------------------------------
-    def join(self, session: Session, name: str, group: object) -> Participant:
-        """A new participant in ``group`` (or the least filled group when None)."""
-        change = self._apply(session, lambda: session.join(name, group, workshop.new_token()))
+    def join(self, session: Session, name: str, group: object,
+             limit: int | None = None) -> Participant:
+        """A new participant in ``group`` (or the least filled group when None), unless
+        joins are locked or ``limit`` participants are in (``Session.join``)."""
+        change = self._apply(session, lambda: session.join(name, group, workshop.new_token(),
+                                                           limit))
         assert change.joined is not None
         return change.joined
 

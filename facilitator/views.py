@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hmac
 import io
+import json
 import secrets
+import time
 from typing import Any
 
 import segno
@@ -35,6 +37,8 @@ CSP = (
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 EXPORTS = ("responses", "summary", "groups", "tables", "changes")
+STATEMENT_MAX = 1000  # characters of one pasted statement
+ORGANISER_PAGE = 50  # sessions per page of the organiser list
 
 
 def store() -> Store:
@@ -50,8 +54,14 @@ def decks() -> dict[str, Deck]:
 
 
 def public_base() -> str:
-    """Base URL phones use: the configured public URL, else the one this request came in on."""
-    return (current_app.config["PUBLIC_URL"] or request.host_url).rstrip("/")
+    """Base URL phones use: the configured public URL; else, behind a trusted proxy, the
+    URL the request came in on there (https://public-host); else the launcher's guess (the
+    LAN address) or this request's URL."""
+    config = current_app.config
+    if config["PUBLIC_URL"] and not (config.get("PUBLIC_URL_GUESSED")
+                                     and request.environ.get("facilitator.proxied")):
+        return config["PUBLIC_URL"].rstrip("/")
+    return request.host_url.rstrip("/")
 
 
 def session_links(s: Session) -> dict[str, Any]:
@@ -75,13 +85,15 @@ def security_headers(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "no-referrer"
+    if request.is_secure:  # over https (directly or through a trusted proxy): stay there
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     if request.path.startswith(("/facilitator/", "/organiser", "/api/")):
         response.headers["Cache-Control"] = "no-store"
     return response
 
 
 ERROR_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "bad_request",
-               413: "too_large"}
+               413: "too_large", 429: "rate_limited"}
 
 
 @bp.app_errorhandler(HTTPException)
@@ -93,6 +105,8 @@ def http_error(exc: HTTPException) -> tuple[Response | str, int]:
         message = "This link is not valid (or the session was deleted)."
     elif status == 413:
         message = "The request is too large."
+    elif status == 429:
+        message = "Too many attempts from your address; wait a minute and try again."
     if request.path.startswith("/api/") or status == 413:
         code = ERROR_CODES.get(status, "bad_request")
         return jsonify(error_body(code, message)), status
@@ -110,7 +124,8 @@ def healthz() -> dict[str, str]:
 def index() -> str:
     """Landing page: join with a code, or create a workshop."""
     return render_template("index.html", decks=[d.to_dict() for d in decks().values()],
-                           default_deck=DEFAULT_DECK_ID)
+                           default_deck=DEFAULT_DECK_ID,
+                           trainer_secret=bool(current_app.config["TRAINER_SECRET"]))
 
 
 @bp.get("/j")
@@ -119,7 +134,7 @@ def phone(code: str = "") -> str:
     """The participant's page (the QR code opens it with the code filled in, and the session's
     table groups to choose from)."""
     code = workshop.normalise_code(code) or ""
-    s = store().by_code(code)
+    s = look_up_code(code) if code else None
     groups, title = [], ""
     if s is not None and not s.closed:
         groups = [{"id": n, "name": g.name} for n, g in s.groups.items()]
@@ -143,10 +158,27 @@ def projector(key: str) -> str:
                            join_url=links["join_url"], qr_url=links["qr_url"])
 
 
+def client_address() -> str:
+    """The client's address (the real one behind a trusted proxy: app.TrustedProxies)."""
+    return request.remote_addr or "?"
+
+
+def look_up_code(code: str | None) -> Session | None:
+    """A session by join code over HTTP, under the same throttle as joins over the socket:
+    too many wrong codes from an address and every look-up answers 429 for a while."""
+    guard = services().guard
+    if guard.join_blocked(client_address()):
+        abort(429)
+    s = store().by_code(code) if code else None
+    if s is None:
+        guard.join_failed(client_address())
+    return s
+
+
 @bp.get("/qr/<code>.svg")
 def qr(code: str) -> Response:
     """QR code (SVG) of a session's join URL."""
-    s = store().by_code(workshop.normalise_code(code)) or abort(404)
+    s = look_up_code(workshop.normalise_code(code)) or abort(404)
     out = io.BytesIO()
     segno.make(f"{public_base()}/j/{s.code}", error="m").save(
         out, kind="svg", scale=10, border=2, dark="#000", light="#fff", xmldecl=False,
@@ -168,10 +200,25 @@ def _api_error(code: str, message: str, status: int = 400) -> tuple[Response, in
 @bp.post("/api/sessions")
 def create_session() -> tuple[Response, int]:
     """Create a workshop session from a deck (or pasted statements) and table groups."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
+    throttles = current_app.extensions["facilitator.throttles"]
+    if not throttles["sessions"].allow(client_address()):
+        return _api_error("rate_limited", "Too many new sessions from your address; wait a "
+                          "few minutes.", 429)
+    body = json_object()
+    if body is None:
         return _api_error("bad_request", "Send a JSON object.")
+    wanted = current_app.config["TRAINER_SECRET"]
+    if wanted:
+        if throttles["secrets"].blocked(client_address()):
+            return _api_error("rate_limited", "Too many wrong secrets; wait and try again.", 429)
+        given = body.get("trainer_secret")
+        if not isinstance(given, str) or not hmac.compare_digest(given.encode(),
+                                                                 wanted.encode()):
+            throttles["secrets"].failed(client_address())
+            return _api_error("forbidden", "This server asks trainers for its trainer secret.",
+                              403)
     try:
+        check_sizes(body)
         deck = _deck_for(body)
         session_setup.check_table_count(body.get("groups"), body.get("group_count"))
         groups = workshop.group_names(body.get("groups"), body.get("group_count"))
@@ -188,6 +235,28 @@ def create_session() -> tuple[Response, int]:
     return jsonify(links), 201
 
 
+def json_object() -> dict[str, Any] | None:
+    """The request's JSON object, or None for anything else: not JSON, not an object, or
+    nested too deeply for the parser (a RecursionError, not a 500 and a traceback)."""
+    if not request.is_json:
+        return None
+    try:
+        body = json.loads(request.get_data(cache=False))
+    except (ValueError, RecursionError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def check_sizes(body: dict[str, Any]) -> None:
+    """Refuse counts and lists over their limits before anything is built from them."""
+    count, names = body.get("group_count"), body.get("groups")
+    if isinstance(count, int) and not isinstance(count, bool) and \
+            not 1 <= count <= workshop.MAX_GROUPS:
+        raise WorkshopError("bad_request", f"A session has 1 to {workshop.MAX_GROUPS} groups.")
+    if isinstance(names, list) and len(names) > workshop.MAX_GROUPS:
+        raise WorkshopError("bad_request", f"A session has 1 to {workshop.MAX_GROUPS} groups.")
+
+
 def _deck_for(body: dict[str, Any]) -> Deck:
     pasted = body.get("statements")
     if pasted:
@@ -198,6 +267,9 @@ def _deck_for(body: dict[str, Any]) -> Deck:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise WorkshopError("bad_request", "discard and top must be whole numbers.")
         title = workshop.clean_text(body.get("title"), workshop.TITLE_MAX) or "Custom statements"
+        # control, bidi and zero-width characters out of every line (NUL included)
+        pasted = "\n".join(workshop.clean_text(line, STATEMENT_MAX)
+                           for line in pasted.splitlines())
         return session_setup.leave_a_choice(deck_from_text(title, pasted, discard=discard, top=top),
                                             top_given=top is not None)
     deck_id = body.get("deck") or DEFAULT_DECK_ID
@@ -239,7 +311,23 @@ def session_export(token: str, kind: str) -> Response:
 
 # -- organiser -------------------------------------------------------------------------------
 def _organiser() -> bool:
-    return session.get("organiser") is True
+    """Does this browser hold a live organiser login? One made with the current organiser
+    secret, since the last logout (anyone's), within ORGANISER_LOGIN_HOURS."""
+    login = session.get("organiser")
+    if not isinstance(login, dict):
+        return False
+    hours = float(current_app.config["ORGANISER_LOGIN_HOURS"])
+    since = login.get("since")
+    return (login.get("epoch") == current_app.extensions["facilitator.organiser_epoch"]
+            and hmac.compare_digest(str(login.get("key", "")), _secret_fingerprint())
+            and isinstance(since, (int, float)) and 0 <= time.time() - since < hours * 3600)
+
+
+def _secret_fingerprint() -> str:
+    """Names the organiser secret a login was made with, without holding it (the cookie is
+    signed, not encrypted)."""
+    return hmac.new(current_app.config["SECRET_KEY"].encode(),
+                    current_app.config["ORGANISER_SECRET"].encode(), "sha256").hexdigest()[:32]
 
 
 def _csrf() -> str:
@@ -256,41 +344,50 @@ def _check_csrf() -> None:
 
 @bp.get("/organiser")
 def organiser() -> str:
-    """Past and current sessions, for organisers who hold the organiser secret."""
-    listing = []
+    """Past and current sessions, newest first, ORGANISER_PAGE a page, for organisers who hold
+    the organiser secret."""
+    listing, page, pages, total = [], 1, 1, 0
     if _organiser():
-        for s in sorted(store().sessions.values(), key=lambda s: s.id, reverse=True):
-            listing.append({
-                "code": s.code, "title": s.title, "created_at": s.created_at, "step": s.step,
-                "closed": s.closed, "participants": len(s.active()), "groups": len(s.groups),
-                "deck_title": s.deck.title,
-                # a trainer who lost the console link gets it back here
-                "console_url": url_for("facilitator.console", token=s.console_token),
-            })
+        total = store().session_count()  # read from the database: closed sessions stay there
+        pages = max(1, -(-total // ORGANISER_PAGE))
+        page = request.args.get("page", 1, type=int) or 1
+        page = min(max(page, 1), pages)
+        for s in store().session_summaries((page - 1) * ORGANISER_PAGE, ORGANISER_PAGE):
+            # a trainer who lost the console link gets it back here
+            s["console_url"] = url_for("facilitator.console", token=s.pop("console_token"))
+            listing.append(s)
     return render_template("organiser.html", authenticated=_organiser(), sessions=listing,
-                           error=request.args.get("error"), csrf=_csrf())
+                           page=page, pages=pages, total=total, error=request.args.get("error"),
+                           csrf=_csrf())
 
 
 @bp.post("/organiser/login")
 def organiser_login() -> Response:
-    """Check the organiser secret."""
+    """Check the organiser secret (wrong ones are throttled per address and overall, apart
+    from join codes)."""
     _check_csrf()
-    guard = services().guard
-    address = request.remote_addr or "?"
-    if guard.join_blocked(address):
-        return _back_to_organiser("Too many wrong secrets; wait a minute and try again.")
+    failures = current_app.extensions["facilitator.throttles"]["secrets"]
+    address = client_address()
+    if failures.blocked(address):
+        return _back_to_organiser("Too many wrong secrets; wait a while and try again.")
     secret = request.form.get("secret", "")
     if hmac.compare_digest(secret.encode(), current_app.config["ORGANISER_SECRET"].encode()):
-        session["organiser"] = True
+        session["organiser"] = {"epoch": current_app.extensions["facilitator.organiser_epoch"],
+                                "key": _secret_fingerprint(), "since": time.time()}
         return redirect(url_for("facilitator.organiser"))
-    guard.join_failed(address)
+    failures.failed(address)
     return _back_to_organiser("That secret is not right.")
 
 
 @bp.post("/organiser/logout")
 def organiser_logout() -> Response:
-    """Forget the organiser login."""
+    """Log out, and end every organiser login on every browser (a cookie copied elsewhere
+    must not outlive the logout)."""
     _check_csrf()
+    if _organiser():
+        epoch = current_app.extensions["facilitator.organiser_epoch"] + 1
+        store().set_setting("organiser_epoch", str(epoch))
+        current_app.extensions["facilitator.organiser_epoch"] = epoch
     session.pop("organiser", None)
     return redirect(url_for("facilitator.organiser"))
 
@@ -302,7 +399,7 @@ def organiser_export(kind: str) -> Response:
         abort(403)
     if kind not in EXPORTS:
         abort(404)
-    codes = request.args.getlist("session")
+    codes = list(dict.fromkeys(request.args.getlist("session")))  # each session once
     chosen = [store().by_code(c) for c in codes]
     if not codes or any(s is None for s in chosen):
         return _back_to_organiser("Tick one or more existing sessions.")

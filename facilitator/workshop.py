@@ -187,6 +187,7 @@ class Session:
     round: int = 1  # the individual round (2, 3 … after the discussion)
     mode: str = "individual"  # the open input step is answered alone or as a table ("table")
     boards: dict[BoardKey, Board] = field(default_factory=dict)
+    joins_locked: bool = False  # the trainer stopped new participants (those in can resume)
     groups: dict[int, Group] = field(default_factory=dict)
     participants: dict[int, Participant] = field(default_factory=dict)
     # What the trainer chose for the projector (``show_on_projector``) while this step is
@@ -232,10 +233,17 @@ class Session:
             raise WorkshopError("session_closed", "This session has been closed by the trainer.")
 
     # -- rules ------------------------------------------------------------------------------
-    def join(self, name: str, group: object, token: str) -> Change:
+    def join(self, name: str, group: object, token: str, limit: int | None = None) -> Change:
         """A new participant (numbered after everyone who ever joined) in ``group``, or in the
-        least filled group when None."""
+        least filled group when None; refused while joins are locked, or when ``limit``
+        participants are already in."""
         self.check_open()
+        if self.joins_locked:
+            raise WorkshopError("joins_locked",
+                                "The trainer has closed this session to new participants.")
+        if limit is not None and len(self.active()) >= limit:
+            raise WorkshopError("session_full",
+                                f"This session is full ({limit} participants).")
         number_group = self.group_for_new_participant(group)
         number = max(self.participants, default=0) + 1
         participant = Participant(number, number_group, name, token)
@@ -429,6 +437,12 @@ class Session:
             self._decide_discards(change)
         self.open = False
         return self._changed(change)
+
+    def lock_joins(self, locked: bool) -> Change:
+        """Stop (or allow again) new participants; those already in carry on."""
+        self.check_open()
+        self.joins_locked = locked
+        return self._changed(Change(self))
 
     def reveal(self, revealed: bool) -> Change:
         """Show or hide results on the projector."""

@@ -106,9 +106,17 @@ class LiveServer:
     """``python -m facilitator serve`` (or another ``launcher`` taking its arguments) as a
     subprocess on 127.0.0.1 with its own database."""
 
+    # Every phone in a test comes from 127.0.0.1: lift the per-address caps unless a test
+    # is about them (``crowd=False``: the shipped defaults, or ``env`` to choose).
+    CROWD = {"FACILITATOR_MAX_CONNECTIONS_PER_ADDRESS": "10000",
+             "FACILITATOR_ADDRESS_TRAFFIC_SHARE": "10000"}
+
     def __init__(self, db_path: Path, log_path: Path, snapshot_interval: float | None = None,
-                 launcher: list[str] | None = None):
+                 launcher: list[str] | None = None, crowd: bool = True,
+                 env: dict[str, str] | None = None, public_url: bool = True):
         self.launcher = launcher or [sys.executable, "-m", "facilitator", "serve"]
+        self.extra_env = dict(self.CROWD if crowd else {}, **(env or {}))
+        self.public_url = public_url  # False: the launcher guesses it (as `make run` does)
         self.db_path = db_path
         self.log_path = log_path
         self.port = free_port()
@@ -119,11 +127,13 @@ class LiveServer:
     def start(self, timeout: float = 20.0) -> None:
         """Start (or restart) the server on the same port and database; wait until it serves."""
         args = [*self.launcher, "--host", "127.0.0.1", "--port", str(self.port),
-                "--db", str(self.db_path), "--public-url", self.url]
+                "--db", str(self.db_path)]
+        if self.public_url:
+            args += ["--public-url", self.url]
         if self.snapshot_interval is not None:
             args += ["--snapshot-interval", str(self.snapshot_interval)]
         env = dict(os.environ, FACILITATOR_ORGANISER_SECRET="organiser-secret",
-                   PYTHONUNBUFFERED="1")
+                   PYTHONUNBUFFERED="1", **self.extra_env)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log,
                                      stderr=subprocess.STDOUT)

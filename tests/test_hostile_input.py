@@ -447,6 +447,7 @@ def from_address(sock, address: str):
 def test_wrong_join_codes_are_throttled_per_address_for_a_minute(world, monkeypatch):
     now = [1000.0]
     monkeypatch.setattr(events_module, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(world.guard.join_failures, "clock", lambda: now[0])
     world.guard.join_failures.clear()
     guesser = from_address(world.socketio.test_client(world.app), "10.0.0.66")
     other = from_address(world.socketio.test_client(world.app), "10.0.0.7")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from facilitator.serve import LogLimit
+from facilitator.serve import CLIENT_TRIGGERED_LOGGERS, LogLimit, limit_client_triggered_logs
 
 
 def record(message: str) -> logging.LogRecord:
@@ -24,3 +24,16 @@ def test_the_log_limit_lets_ten_a_minute_through_then_says_how_many_it_dropped()
     assert "16 more records like this were dropped" in first.getMessage()
     second = record("and again")
     assert limit.filter(second) is True and second.getMessage() == "and again"
+
+
+def test_every_logger_a_client_can_make_write_is_limited():
+    """Unparseable packets (engineio, socketio), unhandled request and event errors (Flask's
+    app logger, our handlers) and eventlet's HTTP server all go through a LogLimit."""
+    limit_client_triggered_logs()
+    for name in ("engineio.server", "socketio.server", "facilitator.app", "facilitator.events",
+                 "facilitator.http"):
+        assert name in CLIENT_TRIGGERED_LOGGERS
+        assert any(isinstance(f, LogLimit) for f in logging.getLogger(name).filters), name
+    from flask import Flask
+
+    assert Flask("facilitator.app").logger.name == "facilitator.app"  # as app.py builds it

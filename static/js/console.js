@@ -130,6 +130,7 @@ document.addEventListener("click", async (e) => {
 
 document.addEventListener("change", (e) => {
   if (e.target.id === "reveal-toggle") control("reveal", { revealed: e.target.checked });
+  if (e.target.id === "lock-toggle") control("lock_joins", { locked: e.target.checked });
 });
 
 $("#reset-button").addEventListener("click", async () => {
@@ -170,6 +171,8 @@ function render() {
   morph($("#step-controls"), controls(session, deck, steps));
   const toggle = $("#reveal-toggle");
   if (toggle) toggle.checked = session.revealed; // the property, which the attribute no longer drives
+  const lock = $("#lock-toggle");
+  if (lock) lock.checked = session.joins_locked;
   morph($("#projector-choice"), chooser(snap));
   renderTies();
   renderGroups();
@@ -218,6 +221,9 @@ function controls(session, deck, steps) {
   items.push(h("label", { class: "switch", for: "reveal-toggle" },
     h("input", { type: "checkbox", id: "reveal-toggle", checked: session.revealed }),
     "Show results on the projector"));
+  items.push(h("label", { class: "switch", for: "lock-toggle" },
+    h("input", { type: "checkbox", id: "lock-toggle", checked: session.joins_locked }),
+    "Lock joins (no new participants)"));
   return items;
 }
 

@@ -55,6 +55,8 @@ form.addEventListener("submit", async (e) => {
   if (names.length) body.groups = names;
   body.group_count = Number($("#group-count").value) || 1;
   body.shuffle = $("#shuffle").checked;
+  const trainerSecret = $("#trainer-secret"); // only when the server asks for one
+  if (trainerSecret) body.trainer_secret = trainerSecret.value;
 
   const button = $("#create-button");
   button.disabled = true;
