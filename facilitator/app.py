@@ -63,7 +63,7 @@ DEFAULTS: dict[str, Any] = {
     "BYTE_BURST": 64 * 1024,
     "ADDRESS_TRAFFIC_SHARE": 10.0,
     # Event handlers in flight per socket and in all; past either the event is answered "busy".
-    "HANDLERS_PER_SOCKET": 8,
+    "HANDLERS_PER_SOCKET": 16,
     "HANDLERS_TOTAL": 4096,
     # Participants one session takes (the console can also lock joins at any time).
     "MAX_PARTICIPANTS": 1000,
