@@ -84,7 +84,7 @@ function stepWarning(step) {
     if (atRisk.length) {
       return {
         title: "Re-open the discard vote?",
-        text: `${atRisk.join(" ")} A table's answers are cleared only if its discard comes out different when the vote closes; its phones are told why.`,
+        text: `${atRisk.join(" ")} A table's answers are cleared only if its discard comes out (or a tie is settled) different from now; its phones are told why.`,
         ok: "Re-open the vote",
       };
     }
