@@ -11,6 +11,7 @@ const token = document.body.dataset.token;
 const INPUT = ["discard", "rank", "top"];
 let snap = null;
 let texts = new Map();
+let titles = new Map(); // statement number → the deck's short title, where it has one
 
 const errorBox = $("#console-error");
 const socket = connect({ pill: $("#conn"), onConnect: subscribe });
@@ -27,6 +28,7 @@ function show(next, force = false) {
   if (snap && !force && next.version < snap.version) return; // an older snapshot arrived late
   snap = next;
   texts = statementMap(next.deck);
+  titles = new Map(((next.deck && next.deck.statements) || []).filter((st) => st.short).map((st) => [st.number, st.short]));
   render();
 }
 
@@ -235,11 +237,12 @@ function renderTies() {
     h("p", {}, h("strong", {}, g.name), ` is tied between ${g.discard_tied.join(" and ")}. Choose their discard after hearing them:`),
     h("div", { class: "button-row" }, g.discard_tied.map((n) => h("button", {
       type: "button", class: "button secondary", dataset: { action: "settle", group: g.id, statement: n },
-    }, `Discard ${n}: ${short(texts.get(n) || "")}`))))));
+    }, `Discard ${n}: ${title(n)}`))))));
 }
 
-function short(text, max = 60) {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+/** A statement by the deck's short title where it has one, else its full text (wrapped, never cut). */
+function title(n) {
+  return titles.get(n) || texts.get(n) || "";
 }
 
 function renderGroups() {
@@ -304,7 +307,7 @@ function renderPreview() {
         g.group_discard ? ` · discarded ${g.group_discard}` : ""),
       g.consensus_order && g.consensus_order.length
         // one number per row, the position; the statement's number muted after the text
-        ? h("ol", {}, g.consensus_order.map((n) => h("li", {}, short(texts.get(n) || "", 70), " ", h("span", { class: "ref" }, `#${n}`))))
+        ? h("ol", {}, g.consensus_order.map((n) => h("li", {}, title(n), " ", h("span", { class: "ref" }, `#${n}`))))
         : h("p", { class: "muted" }, "No complete ranking yet."));
   })]);
 }
