@@ -102,14 +102,34 @@ function stepWarning(step) {
 }
 
 // -- actions (one delegated listener) ----------------------------------------------------------
+let stepping = false; // a step change is in flight: the step buttons stay disabled until its ack
+
+function disableStepButtons() {
+  for (const b of document.querySelectorAll('[data-action="open"], [data-action="close"]')) b.disabled = true;
+}
+
 document.addEventListener("click", async (e) => {
   const button = e.target.closest("[data-action]");
   if (!button || button.disabled) return;
   const { action } = button.dataset;
-  if (action === "open") {
-    const warning = stepWarning(button.dataset.step);
-    if (warning && !(await confirmAction(warning.title, warning.text, warning.ok))) return;
-    await control("open_step", { step: button.dataset.step, mode: button.dataset.mode || "individual" });
+  if (action === "open" || action === "close") {
+    // One step change at a time: a double click on "Next" must not send it twice.
+    if (stepping) return;
+    stepping = true;
+    disableStepButtons();
+    try {
+      if (action === "close") {
+        await control("close_step");
+      } else {
+        const warning = stepWarning(button.dataset.step);
+        if (!warning || await confirmAction(warning.title, warning.text, warning.ok)) {
+          await control("open_step", { step: button.dataset.step, mode: button.dataset.mode || "individual" });
+        }
+      }
+    } finally {
+      stepping = false;
+      if (snap) render();
+    }
   } else if (action === "new-round") {
     const ok = await confirmAction(`Start round ${snap.session.round + 1}?`,
       "Everyone ranks again on their own phone, starting from their own last ranking. This round's answers are kept, read-only, for the comparison.",
@@ -117,8 +137,6 @@ document.addEventListener("click", async (e) => {
     if (ok) await control("new_round");
   } else if (action === "lock") {
     await control("lock_table", { group: Number(button.dataset.group), locked: button.dataset.locked === "1" });
-  } else if (action === "close") {
-    await control("close_step");
   } else if (action === "settle") {
     await control("settle", { group: Number(button.dataset.group), statement: Number(button.dataset.statement) });
   } else if (action === "project") {
@@ -151,6 +169,11 @@ $("#close-session-button").addEventListener("click", async () => {
 
 // -- rendering ---------------------------------------------------------------------------------
 function render() {
+  renderPage();
+  if (stepping) disableStepButtons(); // a snapshot arrived before the step change's ack
+}
+
+function renderPage() {
   const { session, deck } = snap;
   setText($("#session-title"), session.title);
   const steps = deckSteps(session.steps, deck);

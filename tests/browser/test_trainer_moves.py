@@ -264,3 +264,36 @@ def test_a_tied_revote_keeps_the_ranking_and_the_phone_is_told_only_when_it_is_c
             "statement 9 when the trainer ran the vote again.")
     finally:
         ben.close()
+
+
+def test_a_double_click_on_next_sends_the_step_change_once(browser, live_server, pages,
+                                                           trainer):
+    info = live_server.create_session(groups=["Table 1", "Table 2"])
+    url = live_server.url
+    watcher = trainer(url, info["facilitator_token"])
+    console = pages.new_page(browser, "console", viewport={"width": 1280, "height": 900})
+    console.goto(url + info["facilitator_url"])
+    console.wait_for_selector("#stepper li.current")
+    before = watcher.call("facilitate")["snapshot"]["version"]
+    # both clicks in one task, before any ack can arrive: the second finds the button disabled
+    disabled = console.evaluate("""() => {
+      const next = document.querySelector('#next-step');
+      next.click();
+      const between = next.disabled;
+      next.click();
+      return between;
+    }""")
+    assert disabled
+    console.wait_for_function(
+        "() => document.querySelector('#stepper li.current')?.dataset.key === 'discard'")
+    console.wait_for_selector("#close-step:not([disabled])")  # enabled again after the ack
+    console.wait_for_timeout(300)
+    after = watcher.call("facilitate")["snapshot"]
+    assert (after["session"]["step"], after["version"]) == ("discard", before + 1)
+    console.dblclick("#close-step")
+    console.wait_for_selector("#next-step:not([disabled])")
+    console.wait_for_timeout(300)
+    closed = watcher.call("facilitate")["snapshot"]
+    assert (closed["session"]["step"], closed["session"]["open"], closed["version"]) == (
+        "discard", False, before + 2)
+    assert pages.dialogs == [] and pages.errors == []
