@@ -348,7 +348,7 @@ function changesPreview(changes) {
       h("h4", {}, t.name, " · ", t.answer ? "round 1 → agreed answer" : `round ${t.first_round} → round ${t.last_round}`),
       h("p", { class: "muted" }, Object.entries(t.concordance).map(([r, c]) => `W round ${r}: ${c ? fmt(c.w, 2) : "–"}`).join(" · "),
         ` · ${t.distance} of ${t.most} pairs swapped`),
-      h("ol", {}, t.moves.map((m) => h("li", {}, short(texts.get(m.statement) || "", 60), " ", h("span", { class: "ref" }, `#${m.statement}`),
+      h("ol", {}, t.moves.map((m) => h("li", {}, title(m.statement), " ", h("span", { class: "ref" }, `#${m.statement}`),
         " ", h("span", { class: "moved" }, m.moved > 0 ? `▲${m.moved}` : m.moved < 0 ? `▼${-m.moved}` : "=")))))))];
 }
 
