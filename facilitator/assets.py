@@ -4,7 +4,9 @@ Every static URL carries a fingerprint of the whole static/ folder (``/static/3f
 phone.js``). The page scripts are ES modules that import each other by relative path, so a
 module's imports inherit its fingerprint: one changed file changes every URL, and a phone never
 mixes an old module with a new one. Fingerprinted files are served with a one-year ``immutable``
-lifetime; the plain ``/static/<file>`` URLs keep working with ``no-cache``.
+lifetime; the plain ``/static/<file>`` URLs keep working with ``no-cache``. A URL under another
+well-formed fingerprint (a page loaded before a redeploy asking for its modules) gets the current
+file with a short lifetime (``STALE_LIFETIME``), never ``immutable``.
 
 Compression is Flask-Compress's (brotli where the browser offers it, else gzip). Static
 files are read into memory and compressed once per encoding; pages and JSON are compressed per
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,8 @@ from flask_compress import Compress
 
 YEAR = 365 * 24 * 3600
 FINGERPRINT_LENGTH = 10
+STALE_LIFETIME = 300  # seconds an old fingerprint's URL may be cached (the file behind it changed)
+_FINGERPRINT = re.compile(f"[0-9a-f]{{{FINGERPRINT_LENGTH}}}")
 
 
 def fingerprint(folder: Path) -> str:
@@ -90,10 +95,16 @@ def init_app(app: Flask) -> None:
         return response
 
     def plain(filename: str) -> Response:
-        """A static file by its plain URL (old links): revalidated on each use."""
-        data, mimetype = read(filename)
+        """A static file by its plain URL (old links): revalidated on each use. Under an old
+        fingerprint (``<hash>/js/index.js``, from a page loaded before a redeploy): the
+        current file, cached only briefly, so that page still loads its modules."""
+        first, _, rest = filename.partition("/")
+        stale = bool(rest) and _FINGERPRINT.fullmatch(first) is not None and not (
+            folder / first).exists()
+        data, mimetype = read(rest if stale else filename)
         response = Response(data, mimetype=mimetype)
-        response.headers["Cache-Control"] = "no-cache"
+        response.headers["Cache-Control"] = (
+            f"public, max-age={STALE_LIFETIME}" if stale else "no-cache")
         response.add_etag()
         return response.make_conditional(request)
 

@@ -148,6 +148,8 @@ def session_rows(session: Session) -> list[ResponseRow]:
     rows = []
     for p in session.active():
         group = session.groups[p.group]
+        # rankings kept through a tied re-vote fit no discard until it is settled: left out
+        decided = session.remaining(p.group) is not None
         rounds = {**p.history, session.round: p.answers}
         for number in sorted(rounds):
             answers = rounds[number]
@@ -157,8 +159,8 @@ def session_rows(session: Session) -> list[ResponseRow]:
                 participant=str(p.number),
                 discard_vote=p.answers.get("discard"),
                 group_discard=group.discard,
-                ranking=tuple(answers["rank"]) if "rank" in answers else None,
-                top=tuple(answers["top"]) if "top" in answers else None,
+                ranking=tuple(answers["rank"]) if decided and "rank" in answers else None,
+                top=tuple(answers["top"]) if decided and "top" in answers else None,
                 extra={"name": p.name},
                 round=number,
             ))
@@ -178,7 +180,10 @@ def session_tables(session: Session) -> list[TableRow]:
     for (number, group), boards in sorted(played.items(), key=lambda item: (item[0][1],
                                                                            item[0][0])):
         last = boards[max(boards, key=BOARD_STEPS.index)]
-        rank, top = boards.get("rank"), boards.get("top")
+        # a board kept through a tied re-vote fits no discard until it is settled: left out
+        decided = session.remaining(group) is not None
+        rank = boards.get("rank") if decided else None
+        top = boards.get("top") if decided else None
         rows.append(TableRow(
             session=session.code,
             group=session.groups[group].name,

@@ -26,12 +26,14 @@ class ResultCache:
         result = self._results.get(key)
         if result is None:
             members = session.members(number)
+            # while a re-vote is tied the table's kept rankings and tops fit no discard yet
+            counted = members if session.remaining(number) is not None else []
             result = aggregate_group(
                 session.deck.numbers,
                 discard_votes=[p.answers["discard"] for p in members if "discard" in p.answers],
                 group_discard=session.groups[number].discard,
-                rankings=[p.answers["rank"] for p in members if "rank" in p.answers],
-                tops=[p.answers["top"] for p in members if "top" in p.answers],
+                rankings=[p.answers["rank"] for p in counted if "rank" in p.answers],
+                tops=[p.answers["top"] for p in counted if "top" in p.answers],
                 top_size=session.deck.top,
                 participants=len(members),
                 has_discard=session.deck.discard == 1,

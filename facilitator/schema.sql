@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS groups (
     name TEXT NOT NULL,
     discard INTEGER,
     discard_tied TEXT,
+    kept_for INTEGER,
     PRIMARY KEY (session_id, number)
 );
 CREATE TABLE IF NOT EXISTS participants (

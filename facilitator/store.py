@@ -109,6 +109,9 @@ class Store:
         if "joins_locked" not in columns:  # a database from before the join lock
             self._db.execute(
                 "ALTER TABLE sessions ADD COLUMN joins_locked INTEGER NOT NULL DEFAULT 0")
+        if "kept_for" not in {row[1] for row in self._db.execute("PRAGMA table_info(groups)")}:
+            # a database from before tied re-votes kept their table's rankings
+            self._db.execute("ALTER TABLE groups ADD COLUMN kept_for INTEGER")
         board_store.migrate(self._db)
         self._blocking = blocking or _run_here
         # _writing: one transaction at a time on the connection; _lock: memory and staging.
@@ -195,10 +198,10 @@ class Store:
                     for table in ("answers", "submissions")]
         if change.groups:
             out.append((
-                "UPDATE groups SET discard = ?, discard_tied = ? WHERE session_id = ?"
-                " AND number = ?",
-                [(g.discard, json.dumps(g.discard_tied) if g.discard_tied else None, s.id,
-                  g.number) for g in (s.groups[n] for n in sorted(change.groups))],
+                "UPDATE groups SET discard = ?, discard_tied = ?, kept_for = ? WHERE"
+                " session_id = ? AND number = ?",
+                [(g.discard, json.dumps(g.discard_tied) if g.discard_tied else None, g.kept_for,
+                  s.id, g.number) for g in (s.groups[n] for n in sorted(change.groups))],
             ))
         if change.cleared:
             out.append((
@@ -279,12 +282,12 @@ class Store:
         if not found:
             return []
         ids = ",".join(str(i) for i in found)  # integers from the database itself
-        for sid, number, name, discard, tied in db.execute(
-            f"SELECT session_id, number, name, discard, discard_tied FROM groups"
+        for sid, number, name, discard, tied, kept_for in db.execute(
+            f"SELECT session_id, number, name, discard, discard_tied, kept_for FROM groups"
             f" WHERE session_id IN ({ids}) ORDER BY session_id, number"
         ):
             found[sid].groups[number] = Group(
-                number, name, discard, tuple(json.loads(tied)) if tied else None
+                number, name, discard, tuple(json.loads(tied)) if tied else None, kept_for
             )
         for sid, number, group, name, token, removed in db.execute(
             f"SELECT session_id, number, group_number, name, token, removed FROM participants"

@@ -133,6 +133,9 @@ class Group:
     name: str
     discard: int | None = None
     discard_tied: tuple[int, ...] | None = None
+    # While a re-vote is tied: the discard its members' kept rankings and top picks were made
+    # for (they are cleared only if the decided or settled discard differs from it).
+    kept_for: int | None = None
 
 
 @dataclass(eq=False)
@@ -551,7 +554,7 @@ class Session:
             p.submission_ids.clear()
             p.history.clear()
         for g in self.groups.values():
-            g.discard, g.discard_tied = None, None
+            g.discard, g.discard_tied, g.kept_for = None, None, None
         self.boards.clear()
         self.step, self.open, self.revealed, self.closed = "lobby", False, False, False
         self.projector_view = {}
@@ -580,16 +583,24 @@ class Session:
 
     def _set_discard(self, change: Change, number: int, discard: int | None,
                      tied: tuple[int, ...] | None) -> None:
+        """Set a group's discard (None while ``tied``). Rankings and top picks made for
+        another discard no longer fit and are cleared, but only once the discard is decided or
+        settled: while a re-vote is tied they are kept, remembering the discard they were made
+        for, so settling on that same statement keeps them."""
         group = self.groups[number]
-        if group.discard != discard:
-            # rankings and top picks made against another discard no longer fit
-            for p in self.members(number):
-                p.answers.pop("rank", None)
-                p.answers.pop("top", None)
-                change.cleared.append(p)
-            for step in ("rank", "top"):  # nor do this round's boards of the table
-                if self.boards.pop((self.round, step, number), None) is not None:
-                    change.boards.add((self.round, step, number))
+        made_for = group.discard if group.discard is not None else group.kept_for
+        if discard is None:
+            group.kept_for = made_for
+        else:
+            if made_for != discard:
+                for p in self.members(number):
+                    p.answers.pop("rank", None)
+                    p.answers.pop("top", None)
+                    change.cleared.append(p)
+                for step in ("rank", "top"):  # nor do this round's boards of the table
+                    if self.boards.pop((self.round, step, number), None) is not None:
+                        change.boards.add((self.round, step, number))
+            group.kept_for = None
         group.discard, group.discard_tied = discard, tied
         change.groups.add(number)
         if self.mode == "table" and self.open and self.step in ("rank", "top"):

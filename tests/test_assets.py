@@ -73,3 +73,25 @@ def test_nothing_outside_the_static_folder_is_served(client):
                  "/../../etc/passwd"):
         assert client.get(prefix + path).status_code == 404
         assert client.get("/static" + path).status_code == 404
+
+
+def test_an_old_fingerprint_after_a_redeploy_still_gets_the_current_file_briefly_cached(client):
+    current = assets.fingerprint(STATIC)
+    old = "0123456789" if current != "0123456789" else "9876543210"
+    raw = (STATIC / "js" / "index.js").read_bytes()
+    r = client.get(f"/static/{old}/js/index.js")
+    assert r.status_code == 200 and r.get_data() == raw and r.mimetype == "text/javascript"
+    assert r.headers["Cache-Control"] == f"public, max-age={assets.STALE_LIFETIME}"
+    assert "immutable" not in r.headers["Cache-Control"] and assets.STALE_LIFETIME <= 3600
+    again = client.get(f"/static/{old}/js/index.js", headers={"If-None-Match": r.headers["ETag"]})
+    assert again.status_code == 304
+    current_r = client.get(f"/static/{current}/js/index.js")
+    assert "immutable" in current_r.headers["Cache-Control"]
+
+
+def test_only_a_well_formed_fingerprint_is_taken_for_an_old_one(client):
+    for path in ("/static/0123456789/js/no-such.js", "/static/012345678/js/index.js",
+                 "/static/0123456789a/js/index.js", "/static/ABCDEF0123/js/index.js",
+                 "/static/0123456789/../app.py", "/static/0123456789/%2e%2e/app.py",
+                 "/static/0123456789/"):
+        assert client.get(path).status_code == 404, path

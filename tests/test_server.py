@@ -360,6 +360,35 @@ def test_reopening_the_discard_and_choosing_another_clears_stale_rankings(room, 
     assert [row for row in store.dump()["answers"] if row[2] == "rank"] == []
 
 
+def test_a_tied_revote_keeps_rankings_through_a_restart_and_settling_on_the_same_keeps_them(
+        app, room, store):
+    from facilitator.store import Store
+    room.join("a", 1)
+    room.join("b", 1)
+    play_discard(room, {"a": 3, "b": 3})
+    room.control("open_step", step="rank")
+    ranking = [1, 2, 4, 5, 6, 7, 8, 9, 10]
+    assert room.submit("a", "rank", ranking)["ok"] and room.submit("b", "rank", ranking)["ok"]
+    play_discard(room, {"a": 3})
+    assert room.submit("b", "discard", 5, sid="b-changed")["ok"]
+    room.drain()
+    snap = room.control("close_step")
+    assert snap["groups"][0]["discard_tied"] == [3, 5]
+    assert snap["groups"][0]["answered"]["rank"] == 2
+    state = received(room.phones["a"][0], "state")[-1]
+    assert state["group_discard"] is None and state["answers"]["rank"] == ranking
+    assert len([row for row in store.dump()["answers"] if row[2] == "rank"]) == 2
+    for kind in ("responses", "summary", "groups"):  # kept rankings fit no discard yet
+        assert room.http.get(f"/facilitator/{room.token}/export/{kind}.csv").status_code == 200
+    again = Store(app.config["DATABASE"])  # what a restarted server would load
+    assert again.by_code(room.info["code"]).groups[1].kept_for == 3
+    again.close()
+    room.control("settle", group=1, statement=3)
+    assert len([row for row in store.dump()["answers"] if row[2] == "rank"]) == 2
+    assert call(room.phones["b"][0], "resume", token=room.phones["b"][1])["state"][
+        "answers"]["rank"] == ranking
+
+
 def test_malformed_payloads_get_the_error_shape(app, socketio, room):
     sock = socketio.test_client(app)
     for payload in (None, 5, "text", [1, 2]):

@@ -201,6 +201,50 @@ def test_a_new_discard_clears_the_rankings_made_against_the_old_one():
     assert {p.number for p in change.cleared} == {1, 2}
 
 
+def reranked_then_revoted_to_a_tie():
+    """Group 1 discarded 2 and both members ranked; the re-vote ties on 2 and 3."""
+    session = a_session()
+    votes(session, 2, 2, 5, 5)
+    session.open_step("top")
+    answer(session, session.participants[1], "top", [1, 3, 4])
+    session.open_step("rank")
+    answer(session, session.participants[2], "rank", [1, 3, 4, 5, 6])
+    votes(session, 2, 3, 5, 5)
+    return session, session.close_step()
+
+
+def test_a_tied_revote_keeps_the_tables_rankings_and_top_picks_until_it_is_settled():
+    session, change = reranked_then_revoted_to_a_tie()
+    assert session.groups[1].discard is None and session.groups[1].discard_tied == (2, 3)
+    assert change.cleared == []
+    assert session.participants[1].answers["top"] == [1, 3, 4]
+    assert session.participants[2].answers["rank"] == [1, 3, 4, 5, 6]
+
+
+def test_settling_a_tied_revote_on_the_same_statement_keeps_the_rankings():
+    session, _ = reranked_then_revoted_to_a_tie()
+    change = session.settle(1, 2)
+    assert change.cleared == [] and session.groups[1].discard == 2
+    assert session.participants[2].answers["rank"] == [1, 3, 4, 5, 6]
+
+
+def test_settling_a_tied_revote_on_another_statement_clears_the_rankings():
+    session, _ = reranked_then_revoted_to_a_tie()
+    change = session.settle(1, 3)
+    assert {p.number for p in change.cleared} == {1, 2}
+    assert "top" not in session.participants[1].answers
+    assert "rank" not in session.participants[2].answers
+
+
+def test_a_tied_revote_decided_later_clears_only_if_the_discard_differs():
+    for decided, kept in ((2, True), (3, False)):
+        session, _ = reranked_then_revoted_to_a_tie()
+        votes(session, decided, decided, 5, 5)
+        change = session.close_step()
+        assert ("rank" in session.participants[2].answers) is kept
+        assert bool(change.cleared) is not kept
+
+
 def test_a_closed_session_refuses_every_change_but_reveal_reset_and_close():
     session = a_session()
     session.close()

@@ -11,6 +11,7 @@ const token = document.body.dataset.token;
 const INPUT = ["discard", "rank", "top"];
 let snap = null;
 let texts = new Map();
+let titles = new Map(); // statement number → the deck's short title, where it has one
 
 const errorBox = $("#console-error");
 const socket = connect({ pill: $("#conn"), onConnect: subscribe });
@@ -27,6 +28,7 @@ function show(next, force = false) {
   if (snap && !force && next.version < snap.version) return; // an older snapshot arrived late
   snap = next;
   texts = statementMap(next.deck);
+  titles = new Map(((next.deck && next.deck.statements) || []).filter((st) => st.short).map((st) => [st.number, st.short]));
   render();
 }
 
@@ -84,7 +86,7 @@ function stepWarning(step) {
     if (atRisk.length) {
       return {
         title: "Re-open the discard vote?",
-        text: `${atRisk.join(" ")} A table's answers are cleared only if its discard comes out different when the vote closes; its phones are told why.`,
+        text: `${atRisk.join(" ")} A table's answers are cleared only if its discard comes out (or a tie is settled) different from now; its phones are told why.`,
         ok: "Re-open the vote",
       };
     }
@@ -100,14 +102,34 @@ function stepWarning(step) {
 }
 
 // -- actions (one delegated listener) ----------------------------------------------------------
+let stepping = false; // a step change is in flight: the step buttons stay disabled until its ack
+
+function disableStepButtons() {
+  for (const b of document.querySelectorAll('[data-action="open"], [data-action="close"]')) b.disabled = true;
+}
+
 document.addEventListener("click", async (e) => {
   const button = e.target.closest("[data-action]");
   if (!button || button.disabled) return;
   const { action } = button.dataset;
-  if (action === "open") {
-    const warning = stepWarning(button.dataset.step);
-    if (warning && !(await confirmAction(warning.title, warning.text, warning.ok))) return;
-    await control("open_step", { step: button.dataset.step, mode: button.dataset.mode || "individual" });
+  if (action === "open" || action === "close") {
+    // One step change at a time: a double click on "Next" must not send it twice.
+    if (stepping) return;
+    stepping = true;
+    disableStepButtons();
+    try {
+      if (action === "close") {
+        await control("close_step");
+      } else {
+        const warning = stepWarning(button.dataset.step);
+        if (!warning || await confirmAction(warning.title, warning.text, warning.ok)) {
+          await control("open_step", { step: button.dataset.step, mode: button.dataset.mode || "individual" });
+        }
+      }
+    } finally {
+      stepping = false;
+      if (snap) render();
+    }
   } else if (action === "new-round") {
     const ok = await confirmAction(`Start round ${snap.session.round + 1}?`,
       "Everyone ranks again on their own phone, starting from their own last ranking. This round's answers are kept, read-only, for the comparison.",
@@ -115,8 +137,6 @@ document.addEventListener("click", async (e) => {
     if (ok) await control("new_round");
   } else if (action === "lock") {
     await control("lock_table", { group: Number(button.dataset.group), locked: button.dataset.locked === "1" });
-  } else if (action === "close") {
-    await control("close_step");
   } else if (action === "settle") {
     await control("settle", { group: Number(button.dataset.group), statement: Number(button.dataset.statement) });
   } else if (action === "project") {
@@ -149,6 +169,11 @@ $("#close-session-button").addEventListener("click", async () => {
 
 // -- rendering ---------------------------------------------------------------------------------
 function render() {
+  renderPage();
+  if (stepping) disableStepButtons(); // a snapshot arrived before the step change's ack
+}
+
+function renderPage() {
   const { session, deck } = snap;
   setText($("#session-title"), session.title);
   const steps = deckSteps(session.steps, deck);
@@ -235,11 +260,12 @@ function renderTies() {
     h("p", {}, h("strong", {}, g.name), ` is tied between ${g.discard_tied.join(" and ")}. Choose their discard after hearing them:`),
     h("div", { class: "button-row" }, g.discard_tied.map((n) => h("button", {
       type: "button", class: "button secondary", dataset: { action: "settle", group: g.id, statement: n },
-    }, `Discard ${n}: ${short(texts.get(n) || "")}`))))));
+    }, `Discard ${n}: ${title(n)}`))))));
 }
 
-function short(text, max = 60) {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+/** A statement by the deck's short title where it has one, else its full text (wrapped, never cut). */
+function title(n) {
+  return titles.get(n) || texts.get(n) || "";
 }
 
 function renderGroups() {
@@ -304,7 +330,7 @@ function renderPreview() {
         g.group_discard ? ` · discarded ${g.group_discard}` : ""),
       g.consensus_order && g.consensus_order.length
         // one number per row, the position; the statement's number muted after the text
-        ? h("ol", {}, g.consensus_order.map((n) => h("li", {}, short(texts.get(n) || "", 70), " ", h("span", { class: "ref" }, `#${n}`))))
+        ? h("ol", {}, g.consensus_order.map((n) => h("li", {}, title(n), " ", h("span", { class: "ref" }, `#${n}`))))
         : h("p", { class: "muted" }, "No complete ranking yet."));
   })]);
 }
@@ -322,7 +348,7 @@ function changesPreview(changes) {
       h("h4", {}, t.name, " · ", t.answer ? "round 1 → agreed answer" : `round ${t.first_round} → round ${t.last_round}`),
       h("p", { class: "muted" }, Object.entries(t.concordance).map(([r, c]) => `W round ${r}: ${c ? fmt(c.w, 2) : "–"}`).join(" · "),
         ` · ${t.distance} of ${t.most} pairs swapped`),
-      h("ol", {}, t.moves.map((m) => h("li", {}, short(texts.get(m.statement) || "", 60), " ", h("span", { class: "ref" }, `#${m.statement}`),
+      h("ol", {}, t.moves.map((m) => h("li", {}, title(m.statement), " ", h("span", { class: "ref" }, `#${m.statement}`),
         " ", h("span", { class: "moved" }, m.moved > 0 ? `▲${m.moved}` : m.moved < 0 ? `▼${-m.moved}` : "=")))))))];
 }
 

@@ -116,7 +116,7 @@ function applyState(next) {
 
 /**
  * Tell the participant why their ranking or top picks vanished: the trainer re-ran the discard
- * vote and their table's discard came out different, so the server cleared answers made without
+ * vote and their table's discard came out (or was settled) different, so the server cleared answers made without
  * the old discard (docs/protocol.md). Compared with what this phone saw last (kept in storage,
  * so a reload in between still tells); the note stays until they hand in a new ranking or top.
  */
@@ -124,11 +124,11 @@ function noticeClearedAnswers(next) {
   const seen = storage.getJSON(keys.seen);
   const answers = next.answers || {};
   const now = { group: next.participant.group.id, discard: next.group_discard, rank: Boolean(answers.rank), top: Boolean(answers.top) };
-  if (seen && seen.group === now.group && seen.discard !== now.discard && (seen.rank || seen.top) && !now.rank && !now.top) {
+  // While a re-vote is tied the server keeps the answers: remember the discard they were made for.
+  if (now.discard === null && (now.rank || now.top) && seen && seen.group === now.group) now.discard = seen.discard;
+  if (seen && seen.group === now.group && seen.discard !== now.discard && now.discard !== null && (seen.rank || seen.top) && !now.rank && !now.top) {
     const lost = [seen.rank ? "ranking" : null, seen.top ? `top ${topSizeOf(next)}` : null].filter(Boolean).join(" and ");
-    const why = now.discard
-      ? `your table's discard changed from statement ${seen.discard} to statement ${now.discard} when the trainer ran the vote again`
-      : `the trainer ran the discard vote again and your table is now tied (it had discarded statement ${seen.discard})`;
+    const why = `your table's discard changed from statement ${seen.discard} to statement ${now.discard} when the trainer ran the vote again`;
     storage.set(keys.cleared, `Your ${lost} ${seen.rank && seen.top ? "were" : "was"} cleared: ${why}. A ranking without statement ${seen.discard} no longer fits, so please answer again.`);
   } else if (now.rank || now.top) {
     storage.remove(keys.cleared);

@@ -392,9 +392,12 @@ function compare(groups, room, limits) {
           h("span", { class: ["mini", gone && "gone", a > 0.6 && "dark"], style: { "--a": (0.12 + 0.88 * a).toFixed(3) } }, gone ? "✕" : p ? String(p) : "–"));
       }));
   };
+  // which table each strip column (T1, T2, …) is: the tables' names, wrapped between words
+  const key = h("p", { class: "tkey" }, groups.map((g) =>
+    h("span", { class: "tk", dataset: { table: g.group } }, h("b", {}, `T${g.group}`), ` ${g.name}`)));
   const differ = h("section", { class: "panel differ" }, h("h3", {}, "Tables differ – talk about these"),
-    (t.differ || []).length ? h("ul", { class: "flist" }, t.differ.slice(0, Math.min(3, limits.list)).map((s) =>
-      h("li", { dataset: { key: `d-${s}` } }, h("span", { class: "fline" }, chip(s), title(s)), strip(s))))
+    (t.differ || []).length ? [key, h("ul", { class: "flist" }, t.differ.slice(0, Math.min(3, limits.list)).map((s) =>
+      h("li", { dataset: { key: `d-${s}` } }, h("span", { class: "fline" }, chip(s), title(s)), strip(s))))]
       : h("p", { class: "empty" }, "No statement is strongly spread across the tables."));
   const apartList = (t.distinctive || []).slice(0, limits.apart);
   const apart = h("section", { class: "panel apart" }, h("h3", {}, "Where a table stands apart"),

@@ -261,3 +261,68 @@ def test_table_names_in_the_matrix_headings_break_between_words_never_inside_one
             assert projector.evaluate(MEASURE)["bad"] == [], (width, height)
         shots(projector, "readable-matrix-headings-1280x720")
     assert pages.errors == []
+
+
+# The similarities view's key to its strip columns (T1, T2, …): each entry, its words' lines.
+TABLE_KEY = """() => {
+  const entries = [...document.querySelectorAll('.differ .tkey .tk')].map(el => {
+    const r = el.getBoundingClientRect(), words = [];
+    for (const node of el.childNodes) {
+      const text = node.textContent;
+      for (const m of text.matchAll(/\\S+/g)) {
+        const range = document.createRange(), inner = node.firstChild || node;
+        range.setStart(inner, m.index);
+        range.setEnd(inner, m.index + m[0].length);
+        words.push(new Set([...range.getClientRects()].map(q => Math.round(q.top))).size);
+      }
+    }
+    return {text: el.textContent, size: parseFloat(getComputedStyle(el).fontSize),
+            inside: r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth,
+            overflows: el.scrollWidth > el.clientWidth + 1,
+            broken: words.filter(n => n !== 1).length};
+  });
+  const labels = [...document.querySelectorAll('.differ .strip .tl')].map(el => el.textContent);
+  return {entries, labels};
+}"""
+
+
+def test_the_similarities_strips_say_which_table_is_which(
+        browser, live_server, pages, trainer, shots):
+    names = ["Window table", "Door by the stairs", "Back corner table"]
+    info = live_server.create_session(groups=names)
+    url, code = live_server.url, info["code"]
+    coach = trainer(url, info["facilitator_token"])
+    projector = pages.new_page(browser, "projector", viewport={"width": 1920, "height": 1080})
+    projector.goto(f"{url}{info['projector_url']}")
+    crowd = [LivePhone(url, code, f"P{k}", 1 + k % 3) for k in range(9)]
+    try:
+        coach.open("discard")
+        for p in crowd:
+            p.submit("discard", 10)
+        coach.open("rank")
+        for p in crowd:
+            table = p.state["participant"]["group"]["id"]
+            order = list(range(1, 10))
+            p.submit("rank", order if table == 1 else order[::-1] if table == 2
+                     else order[4:] + order[:4])
+        coach.open("similarities")
+        coach.reveal(True)
+        projector.wait_for_selector(".differ .strip")
+        for width, height in SIZES:
+            projector.set_viewport_size({"width": width, "height": height})
+            projector.wait_for_timeout(150)
+            shots(projector, f"readable-similarities-key-{width}x{height}")
+            where = (width, height)
+            assert projector.evaluate(MEASURE)["bad"] == [], where
+            shown = projector.evaluate(TABLE_KEY)
+            assert [e["text"] for e in shown["entries"]] == [
+                f"T{n} {name}" for n, name in enumerate(names, start=1)], where
+            assert set(shown["labels"]) == {"T1", "T2", "T3"}, where
+            for entry in shown["entries"]:
+                assert entry["size"] >= 0.03 * height, (where, entry)
+                assert entry["inside"] and not entry["overflows"], (where, entry)
+                assert entry["broken"] == 0, (where, entry)
+    finally:
+        for p in crowd:
+            p.close()
+    assert pages.errors == []

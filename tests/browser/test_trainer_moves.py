@@ -221,3 +221,79 @@ def test_the_decks_instructions_show_in_the_phone_and_projector_lobbies(
         assert shown["out"] == [] and shown["scrollHeight"] <= shown["height"], shown
         shots(projector, f"projector-lobby-instructions-{size['width']}")
     assert pages.errors == []
+
+
+def test_a_tied_revote_keeps_the_ranking_and_the_phone_is_told_only_when_it_is_cleared(
+        browser, live_server, pages, trainer):
+    info = live_server.create_session(groups=["Table 1", "Table 2"])
+    url, code = live_server.url, info["code"]
+    console = trainer(url, info["facilitator_token"])
+    kim = join_phone(pages, browser, url, code, "Kim", "Table 1")
+    ben = LivePhone(url, code, "Ben", 1)
+    try:
+        console.open("discard")
+        vote(kim, 10)
+        ben.submit("discard", 10)
+        console.open("rank")
+        kim.wait_for_selector("#rank-list > li")
+        kim.get_by_role("button", name="Save my ranking").tap()
+        kim.wait_for_selector("#save-state[data-state=saved]")
+
+        def revote_tied():
+            console.open("discard")
+            vote(kim, 10)
+            ben.submit("discard", 9)
+            tied = console.close_step()["snapshot"]["groups"][0]
+            assert tied["discard_tied"] == [9, 10] and tied["answered"]["rank"] == 1
+            kim.wait_for_selector("text=Your table is tied")
+
+        revote_tied()
+        console.call("settle", group=1, statement=10)  # back on the same statement
+        console.open("rank")
+        kim.wait_for_selector("#rank-list > li")
+        kim.wait_for_timeout(300)
+        assert kim.locator("#cleared-note").count() == 0
+        assert console.snapshot["groups"][0]["answered"]["rank"] == 1
+
+        revote_tied()
+        assert kim.locator("#cleared-note").count() == 0  # tied: nothing cleared yet
+        console.call("settle", group=1, statement=9)
+        kim.wait_for_selector("#cleared-note")
+        assert kim.inner_text("#cleared-note").startswith(
+            "Your ranking was cleared: your table's discard changed from statement 10 to "
+            "statement 9 when the trainer ran the vote again.")
+    finally:
+        ben.close()
+
+
+def test_a_double_click_on_next_sends_the_step_change_once(browser, live_server, pages,
+                                                           trainer):
+    info = live_server.create_session(groups=["Table 1", "Table 2"])
+    url = live_server.url
+    watcher = trainer(url, info["facilitator_token"])
+    console = pages.new_page(browser, "console", viewport={"width": 1280, "height": 900})
+    console.goto(url + info["facilitator_url"])
+    console.wait_for_selector("#stepper li.current")
+    before = watcher.call("facilitate")["snapshot"]["version"]
+    # both clicks in one task, before any ack can arrive: the second finds the button disabled
+    disabled = console.evaluate("""() => {
+      const next = document.querySelector('#next-step');
+      next.click();
+      const between = next.disabled;
+      next.click();
+      return between;
+    }""")
+    assert disabled
+    console.wait_for_function(
+        "() => document.querySelector('#stepper li.current')?.dataset.key === 'discard'")
+    console.wait_for_selector("#close-step:not([disabled])")  # enabled again after the ack
+    console.wait_for_timeout(300)
+    after = watcher.call("facilitate")["snapshot"]
+    assert (after["session"]["step"], after["version"]) == ("discard", before + 1)
+    console.dblclick("#close-step")
+    console.wait_for_selector("#next-step:not([disabled])")
+    console.wait_for_timeout(300)
+    closed = watcher.call("facilitate")["snapshot"]
+    assert (closed["session"]["step"], closed["session"]["open"], closed["version"]) == (
+        "discard", False, before + 2)
+    assert pages.dialogs == [] and pages.errors == []
