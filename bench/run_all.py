@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     text, ok = results_md(results, runs, machine(), started, minutes, args.workers)
     if args.out.exists():  # sections other scripts write are kept
         old = args.out.read_text()
-        for name in ("page-weight", "table-board", "attacks"):  # their own scripts
+        for name in ("before-after", "page-weight", "table-board", "attacks"):  # kept
             kept = re.search(rf"<!-- {name} -->.*?<!-- /{name} -->", old, re.S)
             if kept:
                 text = text.rstrip("\n") + "\n\n" + kept.group(0) + "\n"
