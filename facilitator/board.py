@@ -143,15 +143,17 @@ class Board:
             self.version += 1
 
 
+def is_client_id(value: object, limit: int = MOVE_ID_MAX) -> bool:
+    """Whether ``value`` can be a client-generated id (a move's or a submission's): 1 to
+    ``limit`` printable ASCII characters."""
+    return (isinstance(value, str) and 1 <= len(value) <= limit and value.isascii()
+            and value.isprintable())
+
+
 def _check_move_id(value: object) -> str:
-    if (
-        not isinstance(value, str)
-        or not 1 <= len(value) <= MOVE_ID_MAX
-        or not value.isascii()
-        or not value.isprintable()
-    ):
+    if not is_client_id(value):
         raise BoardError("bad_request", "id must be a string of 1 to 64 printable characters.")
-    return value
+    return value  # type: ignore[return-value]
 
 
 def new_board(

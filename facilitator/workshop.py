@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from facilitator.board import Board, BoardError, new_board
+from facilitator.board import Board, BoardError, is_client_id, new_board
 from facilitator.consensus import (
     AnswerError,
     aggregate_group,
@@ -619,14 +619,9 @@ def _board_rules() -> Iterator[None]:
 
 def check_submission_id(value: object) -> str:
     """A client-generated submission id: 1–64 printable ASCII characters."""
-    if (
-        not isinstance(value, str)
-        or not 1 <= len(value) <= SUBMISSION_ID_MAX
-        or not value.isascii()
-        or not value.isprintable()
-    ):
+    if not is_client_id(value, SUBMISSION_ID_MAX):
         raise WorkshopError("bad_request", "id must be a string of 1 to 64 printable characters.")
-    return value
+    return value  # type: ignore[return-value]
 
 
 def check_step_name(step: object) -> str:
