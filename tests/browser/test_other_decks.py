@@ -31,11 +31,17 @@ def save_ranking(phone, size):
 
 def pick(phone, picks, top, offered):
     """On a browser phone: pick `picks` out of the `offered` statements, order and save them."""
+    from playwright.sync_api import expect
+
     phone.wait_for_selector("#pick-list")
     assert phone.locator("#pick-list button.pick").count() == offered
     for n in picks:
+        # A tap's click arrives after tap() returns (Chromium makes it from the touch gesture):
+        # wait for the page to show it, never read the page straight after a tap.
         phone.tap(f'#pick-list button[data-statement="{n}"]')
-    assert phone.inner_text("#pick-counter") == f"{top} of {top} chosen"
+        expect(phone.locator(f'#pick-list button[data-statement="{n}"]')).to_have_attribute(
+            "aria-pressed", "true")
+    expect(phone.locator("#pick-counter")).to_have_text(f"{top} of {top} chosen")
     assert phone.locator("#pick-list button.pick:disabled").count() == offered - top  # no more
     phone.tap("#to-order")
     phone.wait_for_selector("#top-list")

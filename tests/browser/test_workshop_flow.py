@@ -76,8 +76,13 @@ def arrange_with_buttons(phone, list_id, target, keyboard):
             focused = phone.evaluate("document.activeElement.closest('li').dataset.statement")
             assert focused == str(statement)
         else:
-            for _ in range(at - i):
+            for step in range(at - i):
                 up.tap()
+                # the click comes from the touch gesture after tap() returns: wait for the move
+                phone.wait_for_function(
+                    "([id, n, want]) => [...document.querySelectorAll(`#${id} > li`)]"
+                    ".findIndex((li) => li.dataset.statement === String(n)) === want",
+                    arg=[list_id, statement, at - step - 1])
         assert order_of(phone, list_id)[i] == statement
     assert order_of(phone, list_id) == target
     assert positions_shown(phone, list_id) == list(range(1, len(target) + 1))
@@ -139,10 +144,15 @@ def save(phone, button_text):
 
 
 def pick_top(phone, picks):
+    from playwright.sync_api import expect
+
     phone.wait_for_selector("#pick-list")
     for statement in picks:
+        # the click comes from the touch gesture after tap() returns: wait for it to show
         phone.tap(f'#pick-list button[data-statement="{statement}"]')
-    assert phone.inner_text("#pick-counter") == "5 of 5 chosen"
+        expect(phone.locator(f'#pick-list button[data-statement="{statement}"]')).to_have_attribute(
+            "aria-pressed", "true")
+    expect(phone.locator("#pick-counter")).to_have_text("5 of 5 chosen")
     phone.tap("#to-order")
     phone.wait_for_selector("#top-list")
 
