@@ -132,15 +132,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         logger=False,
         engineio_logger=False,
     )
-    public_url = (app.config["PUBLIC_URL"] or "").rstrip("/")
     app.extensions[services.KEY] = built = services.Services(
         store=store,
         socketio=socketio,
         guard=Guard(),
         commit=GroupCommit(store, socketio.start_background_task,
                            socketio.server.eio.create_event),
-        broadcaster=Broadcaster(socketio, store, float(app.config["SNAPSHOT_INTERVAL"]),
-                                public_url),
+        broadcaster=Broadcaster(socketio, store, float(app.config["SNAPSHOT_INTERVAL"])),
     )
     socketio.on_namespace(WorkshopNamespace(built))
     # Outermost: only a configured proxy's X-Forwarded-* headers are believed (the client

@@ -142,8 +142,7 @@ class WorkshopNamespace(Namespace):
         broadcaster.touch(session)
         if phones:
             broadcaster.push_state(session)
-        return {"ok": True, "snapshot": live.snapshot(self.services.store, session, "console",
-                                                      broadcaster.base_url)}
+        return {"ok": True, "snapshot": live.snapshot(self.services.store, session, "console")}
 
     # -- phones -------------------------------------------------------------------------------
     def on_join(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -295,8 +294,7 @@ class WorkshopNamespace(Namespace):
         if session is None:
             return error_body("bad_token", "This projector link is not valid.")
         join_room(live.projector_room(session))
-        return {"ok": True, "snapshot": live.snapshot(store, session, "projector",
-                                                      self.services.broadcaster.base_url)}
+        return {"ok": True, "snapshot": live.snapshot(store, session, "projector")}
 
     # -- console ------------------------------------------------------------------------------
     def on_facilitate(self, data: dict[str, Any]) -> dict[str, Any]:

@@ -186,9 +186,10 @@ def results_view(store: Store, session: Session) -> dict[str, Any]:
             "changes": what_changed_view(session)}
 
 
-def snapshot(store: Store, session: Session, audience: str, base_url: str = "") -> dict[str, Any]:
+def snapshot(store: Store, session: Session, audience: str) -> dict[str, Any]:
     """The full picture for the ``console`` or the ``projector`` (results for the
-    projector only while revealed; they are computed only then)."""
+    projector only while revealed; they are computed only then). The join link is not in
+    it: the pages have it from their own request (the public or proxied URL, views.py)."""
     console = audience == "console"
     groups = []
     members_by_group: dict[int, list[Participant]] = {n: [] for n in session.groups}
@@ -218,7 +219,6 @@ def snapshot(store: Store, session: Session, audience: str, base_url: str = "") 
             entry["names"] = [p.label() for p in members[-PROJECTOR_NAMES:]]
         groups.append(entry)
     view = session_view(session)
-    view["join_url"] = f"{base_url}/j/{session.code}"
     view["qr_svg_url"] = f"/qr/{session.code}.svg"
     show_results = console or session.revealed
     return {
@@ -262,12 +262,11 @@ class Broadcaster:
     and waits a little longer for quiet, so that the projector's snapshot goes first.
     """
 
-    def __init__(self, socketio: Any, store: Store, interval: float, base_url: str = "",
+    def __init__(self, socketio: Any, store: Store, interval: float,
                  console_interval: float | None = None) -> None:
         self.socketio = socketio
         self.store = store
         self.interval = interval
-        self.base_url = base_url
         console = max(interval, 0.5) if console_interval is None else console_interval
         # per audience: (interval, min_gap, quiet), seconds
         self.schedules = {"projector": (interval, min(interval, 0.05), 0.005),
@@ -315,7 +314,7 @@ class Broadcaster:
         room = projector_room(session) if audience == "projector" else console_room(session)
         if not self.socketio.server.manager.rooms.get("/", {}).get(room):
             return
-        self.socketio.emit("snapshot", snapshot(self.store, session, audience, self.base_url),
+        self.socketio.emit("snapshot", snapshot(self.store, session, audience),
                            to=room)
 
     def flush(self, session: Session) -> None:

@@ -220,6 +220,10 @@ def test_the_join_link_and_qr_code_carry_the_public_https_url(proxied):
     expected = segno.make(f"{nginx.url}/j/{info['code']}", error="m")
     assert expected.designator in ("3-M", "4-M", "2-M")
     assert svg == _svg(expected, info["code"])
+    # the projector shows that link under its QR code (live snapshots carry no join link)
+    status, _, page = nginx.request("GET", info["projector_url"])
+    assert status == 200
+    assert f'data-join-url="{nginx.url}/j/{info["code"]}"'.encode() in page
     # straight to the app, forged headers are dropped: its own (guessed) URL
     status, _, body = direct(app, "POST", "/api/sessions", BODY,
                              headers={"X-Forwarded-Host": "evil.example",
