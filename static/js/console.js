@@ -105,36 +105,44 @@ function stepWarning(step) {
 let stepping = false; // a step change is in flight: the step buttons stay disabled until its ack
 
 function disableStepButtons() {
-  for (const b of document.querySelectorAll('[data-action="open"], [data-action="close"]')) b.disabled = true;
+  for (const b of document.querySelectorAll('[data-action="open"], [data-action="close"], [data-action="new-round"]')) b.disabled = true;
+}
+
+/** Run one step change (`change` resolves after its ack); a second one meanwhile is ignored. */
+async function oneStepChange(change) {
+  if (stepping) return;
+  stepping = true;
+  disableStepButtons();
+  try {
+    await change();
+  } finally {
+    stepping = false;
+    if (snap) render();
+  }
 }
 
 document.addEventListener("click", async (e) => {
   const button = e.target.closest("[data-action]");
   if (!button || button.disabled) return;
   const { action } = button.dataset;
-  if (action === "open" || action === "close") {
-    // One step change at a time: a double click on "Next" must not send it twice.
-    if (stepping) return;
-    stepping = true;
-    disableStepButtons();
-    try {
-      if (action === "close") {
-        await control("close_step");
-      } else {
-        const warning = stepWarning(button.dataset.step);
-        if (!warning || await confirmAction(warning.title, warning.text, warning.ok)) {
-          await control("open_step", { step: button.dataset.step, mode: button.dataset.mode || "individual" });
-        }
+  // One step change at a time: a double click on "Next" or "New round" must not send it twice.
+  if (action === "close") {
+    await oneStepChange(() => control("close_step"));
+  } else if (action === "open") {
+    await oneStepChange(async () => {
+      const warning = stepWarning(button.dataset.step);
+      if (!warning || await confirmAction(warning.title, warning.text, warning.ok)) {
+        await control("open_step", { step: button.dataset.step, mode: button.dataset.mode || "individual" });
       }
-    } finally {
-      stepping = false;
-      if (snap) render();
-    }
+    });
   } else if (action === "new-round") {
-    const ok = await confirmAction(`Start round ${snap.session.round + 1}?`,
-      "Everyone ranks again on their own phone, starting from their own last ranking. This round's answers are kept, read-only, for the comparison.",
-      `Start round ${snap.session.round + 1}`);
-    if (ok) await control("new_round");
+    await oneStepChange(async () => {
+      const round = snap.session.round + 1;
+      const ok = await confirmAction(`Start round ${round}?`,
+        "Everyone ranks again on their own phone, starting from their own last ranking. This round's answers are kept, read-only, for the comparison.",
+        `Start round ${round}`);
+      if (ok) await control("new_round");
+    });
   } else if (action === "lock") {
     await control("lock_table", { group: Number(button.dataset.group), locked: button.dataset.locked === "1" });
   } else if (action === "settle") {

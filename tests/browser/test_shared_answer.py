@@ -112,10 +112,21 @@ def test_four_phones_build_one_answer_and_a_second_round_shows_what_changed(
         # round 2, individually: each phone starts from its own first ranking
         coach.close_step()
         console.click("#new-round")
-        console.click("#confirm-ok")
+        # confirmed, and "New round" clicked again before the ack: the second click finds the
+        # button disabled, so there is one round 2, not a round 3
+        again = console.evaluate("""() => {
+          document.querySelector('#confirm-ok').click();
+          const button = document.querySelector('#new-round');
+          const disabled = button.disabled;
+          button.click();
+          return disabled;
+        }""")
+        assert again is True
         for phone in phones:
             phone.wait_for_selector("#rank-list > li")
             assert phone.eval_on_selector_all("#rank-list > li", ORDER) == firsts[phone]
+        console.wait_for_selector("#new-round:not([disabled]), #close-step:not([disabled])")
+        assert coach.call("facilitate")["snapshot"]["session"]["round"] == 2
         for phone in phones[:2]:
             phone.tap("#rank-list > li:nth-child(2) button.move.up")
             phone.get_by_role("button", name="Save my ranking").tap()
