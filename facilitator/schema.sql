@@ -12,7 +12,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     revealed INTEGER NOT NULL DEFAULT 0,
     closed INTEGER NOT NULL DEFAULT 0,
     version INTEGER NOT NULL DEFAULT 0,
-    shuffle INTEGER NOT NULL DEFAULT 1
+    shuffle INTEGER NOT NULL DEFAULT 1,
+    projector_view TEXT NOT NULL DEFAULT '{}'  -- the trainer's projector choice (JSON)
 );
 CREATE TABLE IF NOT EXISTS groups (
     session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,

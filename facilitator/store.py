@@ -109,6 +109,9 @@ class Store:
         if "joins_locked" not in columns:  # a database from before the join lock
             self._db.execute(
                 "ALTER TABLE sessions ADD COLUMN joins_locked INTEGER NOT NULL DEFAULT 0")
+        if "projector_view" not in columns:  # a database from before the projector chooser
+            self._db.execute(
+                "ALTER TABLE sessions ADD COLUMN projector_view TEXT NOT NULL DEFAULT '{}'")
         if "kept_for" not in {row[1] for row in self._db.execute("PRAGMA table_info(groups)")}:
             # a database from before tied re-votes kept their table's rankings
             self._db.execute("ALTER TABLE groups ADD COLUMN kept_for INTEGER")
@@ -189,9 +192,9 @@ class Store:
         s = change.session
         out: Statements = [(
             "UPDATE sessions SET step = ?, open = ?, revealed = ?, closed = ?, version = ?,"
-            " joins_locked = ? WHERE id = ?",
+            " joins_locked = ?, projector_view = ? WHERE id = ?",
             [(s.step, int(s.open), int(s.revealed), int(s.closed), s.version,
-              int(s.joins_locked), s.id)],
+              int(s.joins_locked), json.dumps(s.projector_view), s.id)],
         )]
         if change.reset:
             out += [(f"DELETE FROM {table} WHERE session_id = ?", [(s.id,)])
@@ -261,7 +264,7 @@ class Store:
 
     SESSION_COLUMNS = ("SELECT id, code, title, deck, facilitator_token, projector_key,"
                        " created_at, step, open, revealed, closed, version, shuffle,"
-                       " joins_locked FROM sessions")
+                       " joins_locked, projector_view FROM sessions")
 
     def _load(self) -> None:
         """Every open session into memory; closed ones are loaded when asked for (_load_one)."""
@@ -278,6 +281,7 @@ class Store:
                 console_token=row[4], projector_key=row[5], created_at=row[6], step=row[7],
                 open=bool(row[8]), revealed=bool(row[9]), closed=bool(row[10]), version=row[11],
                 shuffle=bool(row[12]), joins_locked=bool(row[13]),
+                projector_view=json.loads(row[14]),
             )
         if not found:
             return []

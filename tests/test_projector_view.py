@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from driver import Room, call, received
+
+from facilitator import create_app
+from facilitator.services import services
 
 
 def play_to_similarities(room: Room) -> None:
@@ -99,3 +104,29 @@ def test_phones_similarities_follow_a_removal_made_while_the_tables_discuss(app,
         room.control("remove_participant", participant=number)
     similar = received(sock, "state")[-1]["similarities"]
     assert similar["tables"] == 2
+
+
+def test_the_projectors_choice_survives_a_restart_and_an_old_database_loads(tmp_path):
+    """The trainer's choice is saved with the session: after a restart the projector still
+    shows it. A database from before the choice was saved loads with the step's own view."""
+    config = {"TESTING": True, "DATABASE": str(tmp_path / "db.sqlite3"), "SNAPSHOT_INTERVAL": 0}
+    app = create_app(config)
+    room = Room(app, services(app).socketio, groups=["Table 1", "Table 2", "Table 3"])
+    play_to_similarities(room)
+    room.control("show_on_projector", view="table", table=2)
+    services(app).store.close()
+
+    again = create_app(config)
+    projector = services(again).socketio.test_client(again)
+    ack = call(projector, "watch", projector=room.info["projector_key"])
+    assert ack["snapshot"]["projector_view"] == {"view": "table", "table": 2}
+    services(again).store.close()
+
+    with sqlite3.connect(config["DATABASE"]) as db:
+        db.execute("ALTER TABLE sessions DROP COLUMN projector_view")
+    old = create_app(config)
+    projector = services(old).socketio.test_client(old)
+    ack = call(projector, "watch", projector=room.info["projector_key"])
+    assert ack["snapshot"]["projector_view"] == {"view": "step"}
+    assert ack["snapshot"]["session"]["step"] == "similarities"
+    services(old).store.close()
