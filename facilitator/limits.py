@@ -79,15 +79,23 @@ class LimitConfig:
 
 
 class Address:
-    """One client address: its open connections and its shared traffic budget."""
+    """One client address: its open connections, the websockets spending from its budget
+    (behind a trusted proxy a websocket's address is the client's, with no connection of its
+    own here), and its shared traffic budget."""
 
-    __slots__ = ("open", "frames", "bytes")
+    __slots__ = ("open", "sockets", "frames", "bytes")
 
     def __init__(self, config: LimitConfig, now: float) -> None:
         share = config.address_share
         self.open = 0
+        self.sockets = 0
         self.frames = TokenBucket(config.frame_rate * share, config.frame_burst * share, now)
         self.bytes = TokenBucket(config.byte_rate * share, config.byte_burst * share, now)
+
+    def idle(self, now: float) -> bool:
+        """Nothing to remember: no connection, no websocket, a full budget."""
+        return (self.open <= 0 and self.sockets <= 0 and self.frames.full(now)
+                and self.bytes.full(now))
 
 
 class ConnectionBudget:
@@ -116,7 +124,13 @@ class ConnectionBudget:
 
 class TrafficLimits:
     """Connections and traffic per client address. Addresses in ``config.exempt`` (trusted
-    proxies, which enforce their own per-client limits) are not capped."""
+    proxies, which enforce their own per-client limits) are not capped. An address is
+    forgotten once it is idle (``Address.idle``): checked when its connection or websocket
+    ends, and for every address once every ``SWEEP_EVERY`` new entries or endings, so that
+    the table stays as small as the live room whatever the mix of direct and proxied
+    clients, and no ending scans the whole table."""
+
+    SWEEP_EVERY = 256
 
     def __init__(self, config: LimitConfig,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -125,14 +139,30 @@ class TrafficLimits:
         self.addresses: dict[str, Address] = {}
         self.refused = 0
         self.held: dict[str, int] = {}
+        self._events = 0  # entries made and endings since the last sweep
+
+    def _entry(self, address: str) -> Address:
+        entry = self.addresses.get(address)
+        if entry is None:
+            entry = self.addresses[address] = Address(self.config, self.clock())
+            self._tick()
+        return entry
+
+    def _tick(self) -> None:
+        self._events += 1
+        if self._events >= self.SWEEP_EVERY:
+            self.prune()
+
+    def _ended(self, address: str, entry: Address) -> None:
+        if entry.idle(self.clock()) and self.addresses.get(address) is entry:
+            del self.addresses[address]
+        self._tick()
 
     def open(self, address: str) -> bool:
         """A new connection from ``address``: False when the address already has its cap."""
         if address in self.config.exempt:
             return True
-        entry = self.addresses.get(address)
-        if entry is None:
-            entry = self.addresses[address] = Address(self.config, self.clock())
+        entry = self._entry(address)
         now = self.clock()
         if entry.open >= self.config.connections_per_address or \
                 not entry.bytes.take(CONNECTION_BYTES, now) or \
@@ -168,34 +198,59 @@ class TrafficLimits:
             self.held[address] = held
 
     def close(self, address: str) -> None:
-        """A connection from ``address`` ended; forget the address once it is idle."""
+        """A connection from ``address`` ended; forget the address if it is idle."""
         entry = self.addresses.get(address)
         if entry is None:
             return
         entry.open -= 1
-        self.prune()
+        self._ended(address, entry)
 
     def prune(self) -> None:
-        """Drop addresses with no open connection and a full budget (nothing to remember)."""
+        """Drop every idle address (nothing to remember)."""
+        self._events = 0
         now = self.clock()
-        idle = [a for a, e in self.addresses.items()
-                if e.open <= 0 and e.frames.full(now) and e.bytes.full(now)]
+        idle = [a for a, e in self.addresses.items() if e.idle(now)]
         for address in idle:
             del self.addresses[address]
 
     def budget(self, address: str) -> ConnectionBudget:
-        """The frame budget for a new websocket from ``address``."""
+        """The frame budget for a new websocket from ``address`` (behind a trusted proxy, the
+        client's address: its budget, no connection). The address is remembered while the
+        websocket lives: hand the budget back with ``end`` when it closes."""
         entry = None
         if address not in self.config.exempt:
-            entry = self.addresses.get(address)
-            if entry is None:  # a client behind a trusted proxy: its budget, no connection
-                entry = self.addresses[address] = Address(self.config, self.clock())
+            entry = self._entry(address)
+            entry.sockets += 1
         return ConnectionBudget(entry, self.config, self.clock)
+
+    def end(self, address: str, budget: ConnectionBudget) -> None:
+        """The websocket spending ``budget`` closed."""
+        entry = budget.address
+        if entry is not None:
+            entry.sockets -= 1
+            self._ended(address, entry)
+
+    def charge(self, address: str, frames: int, nbytes: int) -> bool:
+        """Charge one HTTP request's ``frames`` and ``nbytes`` (an Engine.IO polling post) to
+        ``address``'s budget, within what one connection may spend; False when spent."""
+        entry = None if address in self.config.exempt else self._entry(address)
+        allowed = ConnectionBudget(entry, self.config, self.clock).take(frames, nbytes)
+        if entry is not None:
+            self._ended(address, entry)
+        return allowed
 
 
 # -- Socket.IO layer ----------------------------------------------------------------------------
 BUSY_ACK = {"ok": False, "error": {"code": "busy",
                                    "message": "The server is busy; wait a moment and retry."}}
+MALFORMED_ACK = {"ok": False, "error": {
+    "code": "bad_request", "message": 'An event is a list: ["event name", data].'}}
+
+
+def well_formed(data: Any) -> bool:
+    """Is ``data`` a Socket.IO event's payload python-socketio can dispatch (a list that
+    starts with the event's name)? Anything else makes it raise before any handler runs."""
+    return isinstance(data, list) and bool(data) and isinstance(data[0], str)
 
 
 def refuse_binary(server: Any) -> None:
@@ -214,23 +269,30 @@ def refuse_binary(server: Any) -> None:
 
 def bound_handlers(server: Any, per_socket: int, total: int) -> dict[str, int]:
     """At most ``per_socket`` event handlers in flight per socket and ``total`` in all. Past
-    either, the event is answered ``busy`` (if it asked for an answer) without running.
+    either, the event is answered ``busy`` (if it asked for an answer) without running. A
+    packet that is not an event (``42{}``, ``42[]``, ``421``) is answered ``bad_request`` and
+    never counted: python-socketio would raise on it before a handler could free its place.
     Returns the live counters (for tests and the benchmark)."""
     handle_event = server._handle_event
     in_flight: dict[str, int] = {}
-    counters = {"in_flight": 0, "refused": 0}
+    counters = {"in_flight": 0, "refused": 0, "malformed": 0}
+
+    def answer(eio_sid: str, namespace: str | None, ack_id: int | None, body: dict) -> None:
+        if ack_id is not None:
+            server._send_packet(eio_sid, server.packet_class(
+                packet.ACK, namespace=namespace or "/", id=ack_id, data=[body]))
 
     def limited(eio_sid: str, namespace: str | None, ack_id: int | None, data: Any) -> None:
+        if not well_formed(data):
+            counters["malformed"] += 1
+            return answer(eio_sid, namespace, ack_id, MALFORMED_ACK)
         sid = server.manager.sid_from_eio_sid(eio_sid, namespace or "/")
         if not server.manager.is_connected(sid, namespace or "/"):
             return handle_event(eio_sid, namespace, ack_id, data)  # it refuses; nothing runs
         mine = in_flight.get(eio_sid, 0)
         if mine >= per_socket or counters["in_flight"] >= total:
             counters["refused"] += 1
-            if ack_id is not None:
-                server._send_packet(eio_sid, server.packet_class(
-                    packet.ACK, namespace=namespace or "/", id=ack_id, data=[BUSY_ACK]))
-            return
+            return answer(eio_sid, namespace, ack_id, BUSY_ACK)
         in_flight[eio_sid] = mine + 1
         counters["in_flight"] += 1
         return handle_event(eio_sid, namespace, ack_id, data)

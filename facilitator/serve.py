@@ -190,7 +190,8 @@ def eventlet_parts(limits: Any, header_timeout: float,
         """Engine.IO's eventlet websocket, with every incoming frame counted."""
 
         def __call__(self, environ: dict, start_response: Callable) -> Any:
-            budget = limits.budget(environ.get("REMOTE_ADDR") or "?")
+            address = environ.get("REMOTE_ADDR") or "?"
+            budget = limits.budget(address)
             handler = self.handler
 
             def counted(ws: Any) -> Any:
@@ -216,7 +217,10 @@ def eventlet_parts(limits: Any, header_timeout: float,
                 return handler(ws)
 
             self.handler = counted
-            return super().__call__(environ, start_response)
+            try:
+                return super().__call__(environ, start_response)
+            finally:
+                limits.end(address, budget)
 
     def charge_polling(app: Callable) -> Callable:
         def wsgi(environ: dict, start_response: Callable) -> Any:
@@ -231,7 +235,7 @@ def eventlet_parts(limits: Any, header_timeout: float,
                     body = environ["wsgi.input"].read(size)
                     packets = body.count(b"\x1e") + 1  # Engine.IO's packet separator
                     environ["wsgi.input"] = io.BytesIO(body)
-                if not limits.budget(environ.get("REMOTE_ADDR") or "?").take(packets, size):
+                if not limits.charge(environ.get("REMOTE_ADDR") or "?", packets, size):
                     status, headers, body = TOO_MUCH
                     start_response(status.decode(), headers)
                     return [body]

@@ -6,9 +6,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from driver import call
 
-from facilitator import limits
+from facilitator import create_app, limits
 from facilitator.limits import LimitConfig, TokenBucket, TrafficLimits
+from facilitator.services import services
 
 
 class Clock:
@@ -76,11 +78,60 @@ def test_idle_addresses_are_forgotten():
     for k in range(1000):
         address = f"198.51.{k // 250}.{k % 250}"
         assert traffic.open(address)
-        traffic.budget(address).take(1, 100)
+        budget = traffic.budget(address)
+        budget.take(1, 100)
+        traffic.end(address, budget)
         traffic.close(address)
     clock.now += 60
     traffic.prune()
     assert traffic.addresses == {}
+
+
+def test_clients_behind_a_trusted_proxy_are_forgotten_too_and_kept_while_connected():
+    """Behind a proxy a websocket's address is the client's, which has no connection here:
+    the table still shrinks back as clients leave (it grew without bound), and a client's
+    entry lives as long as its websocket, so its next socket shares the same budget."""
+    clock = Clock()
+    traffic = TrafficLimits(LimitConfig(frame_rate=10, frame_burst=10, address_share=2,
+                                        exempt=frozenset({"10.0.0.1"})), clock)
+    assert traffic.open("10.0.0.1")  # the proxy's connection
+    first = traffic.budget("198.51.100.7")
+    assert all(first.take(1, 10) for _ in range(10))
+    for k in range(5000):  # a day of other clients coming and going through the proxy
+        address = f"203.0.{k // 250}.{k % 250}"
+        budget = traffic.budget(address)
+        budget.take(1, 100)
+        traffic.end(address, budget)
+        clock.now += 0.01
+    assert len(traffic.addresses) < 2 * TrafficLimits.SWEEP_EVERY
+    # the connected client is remembered: a second socket spends from the same address budget
+    assert "198.51.100.7" in traffic.addresses
+    clock.now = 1000.0
+    traffic.prune()
+    assert list(traffic.addresses) == ["198.51.100.7"]
+    second = traffic.budget("198.51.100.7")
+    assert second.address is first.address
+    traffic.end("198.51.100.7", first)
+    traffic.end("198.51.100.7", second)
+    assert traffic.addresses == {}  # both gone and the budget full: forgotten at once
+
+
+def test_an_ending_checks_its_own_address_not_the_whole_table():
+    """Endings must not scan every address (a room of 2,000 phones closes thousands of
+    polling connections): the sweep runs once every SWEEP_EVERY entries or endings."""
+    clock = Clock()
+    traffic = TrafficLimits(LimitConfig(), clock)
+    scans = []
+    prune = traffic.prune
+    traffic.prune = lambda: (scans.append(len(traffic.addresses)), prune())
+    for k in range(2000):
+        assert traffic.open(f"198.51.{k // 250}.{k % 250}")
+    for _ in range(10):
+        for k in range(2000):
+            address = f"198.51.{k // 250}.{k % 250}"
+            traffic.close(address)
+            assert traffic.open(address)
+    assert len(scans) <= (2000 + 20 * 2000) // TrafficLimits.SWEEP_EVERY + 1
 
 
 class FakeServer:
@@ -123,6 +174,38 @@ def test_handlers_in_flight_are_bounded_per_socket_and_in_all():
     assert counters["in_flight"] == 4
     server._handle_event("a", "/", 9, ["submit", {}])
     assert len(server.spawned) == 5 and counters["in_flight"] == 5
+
+
+@pytest.mark.parametrize("data", [[], {}, 1, None, "submit", [7, {}]])
+def test_a_packet_that_is_not_an_event_is_answered_and_holds_no_place(data):
+    """python-socketio raises on these before any handler runs: counted, the place would
+    never be given back."""
+    server = FakeServer()
+    counters = limits.bound_handlers(server, per_socket=3, total=5)
+    server._handle_event("a", "/", 4, data)
+    server._handle_event("a", "/", None, data)
+    assert server.spawned == [] and counters["in_flight"] == 0 and counters["malformed"] == 2
+    assert server.sent == [("a", (3, "/", 4, [limits.MALFORMED_ACK]))]
+
+
+def test_malformed_event_frames_cannot_fill_the_servers_handler_places(tmp_path):
+    """Through the real app: far more malformed frames than the server has handler places,
+    then another phone's event still gets its real answer, not ``busy``."""
+    app = create_app({"TESTING": True, "DATABASE": str(tmp_path / "db.sqlite3"),
+                      "HANDLERS_TOTAL": 5, "SNAPSHOT_INTERVAL": 0})
+    socketio = services(app).socketio
+    counters = app.extensions["facilitator.handlers"]
+    attackers = [socketio.test_client(app) for _ in range(3)]
+    for client in attackers:
+        for frame in ("2[]", "2{}", "21", "21[]", '2"watch"'):
+            for _ in range(4):
+                socketio.server.eio._trigger_event("message", client.eio_sid, frame,
+                                                   run_async=False)
+    assert counters["in_flight"] == 0 and counters["malformed"] == 60
+    phone = socketio.test_client(app)
+    ack = call(phone, "watch", projector="no-such-key")
+    assert ack["error"]["code"] == "bad_token", ack
+    services(app).store.close()
 
 
 @pytest.mark.parametrize("data", [b"\x00binary", "51-[\"x\",{\"_placeholder\":true,\"num\":0}]",
