@@ -104,7 +104,10 @@ class WorkshopNamespace(Namespace):
                 guard.forget(sid)
                 tables = [r for r in self.rooms(sid, self.namespace) if r and r.startswith("t:")]
                 if tables:  # a member gone may complete the agreement of those still here
-                    self._check_locks(tables, sid)
+                    try:
+                        self._check_locks(tables, sid)
+                    except Exception:  # a failed commit: log it; the socket must still leave
+                        log.exception("checking table locks after a disconnect failed")
             return None
         if not guard.allow_event(sid):
             return error_body(*RATE_LIMITED)

@@ -94,6 +94,32 @@ def test_a_member_who_leaves_lets_the_others_lock(app, socketio):
     assert state["board"]["locked"] and state["board"]["members"] == 2
 
 
+def test_a_failed_lock_commit_after_a_disconnect_still_lets_the_socket_leave(app, socketio,
+                                                                              monkeypatch):
+    """The last agreement completed by a member leaving is committed from the disconnect
+    handler; if that commit fails, the error is logged and the socket still leaves its rooms
+    (python-socketio skips the room clean-up when the handler raises)."""
+    from facilitator.services import services
+
+    room, phones = a_room(app, socketio, members=3)
+    room.control("open_step", step="rank", mode="table")
+    agree(room, "a", 0)
+    agree(room, "b", 1)
+    leaving = room.phones["c"][0]
+    sid = socketio.server.manager.sid_from_eio_sid(leaving.eio_sid, "/")
+    assert sid is not None
+
+    def failing_commit(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(services(app).store, "board", failing_commit)
+    leaving.disconnect()
+    socketio.sleep(0.2)
+    manager = socketio.server.manager
+    assert not any(sid in members for rooms in manager.rooms.values()
+                   for members in rooms.values())
+
+
 def test_bad_board_events_are_refused_and_change_nothing(app, socketio):
     room, _ = a_room(app, socketio)
     assert move(room, "a", 1, 0, 0, "x")["error"]["code"] == "not_table_mode"
