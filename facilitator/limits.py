@@ -59,8 +59,8 @@ class LimitConfig:
     connections_per_address: int = 64
     frame_rate: float = 20.0
     frame_burst: float = 100.0
-    byte_rate: float = 32 * 1024
-    byte_burst: float = 128 * 1024
+    byte_rate: float = 16 * 1024
+    byte_burst: float = 64 * 1024
     address_share: float = 10.0
     exempt: frozenset[str] = field(default_factory=frozenset)
 
