@@ -114,12 +114,18 @@ class ConnectionBudget:
     def take(self, frames: int, nbytes: int) -> bool:
         """Count ``frames`` frames and ``nbytes`` bytes; False when this connection or its
         address is over budget (the caller closes the connection)."""
+        # A bucket not spent from is not touched: its refill is worked out from its last
+        # update the next time, with the same result (it runs for every frame).
         now = self.clock()
-        if not (self.frames.take(frames, now) and self.bytes.take(nbytes, now)):
+        if frames and not self.frames.take(frames, now):
             return False
-        if self.address is None:
+        if nbytes and not self.bytes.take(nbytes, now):
+            return False
+        address = self.address
+        if address is None:
             return True
-        return self.address.frames.take(frames, now) and self.address.bytes.take(nbytes, now)
+        return ((not frames or address.frames.take(frames, now))
+                and (not nbytes or address.bytes.take(nbytes, now)))
 
 
 class TrafficLimits:
