@@ -53,13 +53,15 @@ class Guard:
         self.buckets[sid] = (tokens - 1, now)
         return True
 
-    def join_blocked(self, address: str) -> bool:
-        """Has this address tried too many wrong codes lately?"""
-        return self.join_failures.blocked(address)
+    def join_attempt(self, address: str) -> bool:
+        """A join code from this address is about to be looked up: False when the address has
+        tried too many wrong codes lately; else the attempt counts as wrong until
+        ``join_succeeded`` (so look-ups in flight together cannot pass the limit)."""
+        return self.join_failures.attempt(address)
 
-    def join_failed(self, address: str) -> None:
-        """Count a wrong join code from this address."""
-        self.join_failures.failed(address)
+    def join_succeeded(self, address: str) -> None:
+        """The code this address tried was right: it does not count."""
+        self.join_failures.forgive(address)
 
     def forget(self, sid: str) -> None:
         """Drop a disconnected socket's bucket."""
@@ -152,15 +154,15 @@ class WorkshopNamespace(Namespace):
         """Phone → server: join a session by code; ack carries the new token and state."""
         guard, store = self.services.guard, self.services.store
         address = request.remote_addr or "?"
-        if guard.join_blocked(address):
-            return error_body("rate_limited", "Too many wrong codes; wait a minute and try again.")
         name = data.get("name")
         if name is not None and not isinstance(name, str):
             return error_body("bad_request", "name must be text.")
+        if not guard.join_attempt(address):
+            return error_body("rate_limited", "Too many wrong codes; wait a minute and try again.")
         session = store.by_code(workshop.normalise_code(data.get("code")))
         if session is None:
-            guard.join_failed(address)
             return error_body("unknown_code", "No workshop has that code. Check the projector.")
+        guard.join_succeeded(address)
         participant = store.join(session, workshop.clean_text(name, workshop.NAME_MAX),
                                  data.get("group"), int(current_app.config["MAX_PARTICIPANTS"]))
         join_room(live.participant_room(session, participant))

@@ -56,6 +56,27 @@ class Failures:
         if self.overall is not None:
             self.all.append(now)
 
+    def attempt(self, key: str) -> bool:
+        """Check and count in one step, for a guess whose check may wait (a look-up that
+        reads the database): False when ``key`` is blocked; else one failure is counted at
+        once, before the look-up, so that guesses in flight together cannot all pass the
+        check. Call ``forgive`` when the guess turns out right."""
+        if self.blocked(key):
+            return False
+        self.failed(key)
+        return True
+
+    def forgive(self, key: str) -> None:
+        """Take back one failure of ``key`` counted by ``attempt`` (the guess was right)."""
+        times = self.by_key.get(key)
+        if not times:
+            return
+        times.pop()
+        if not times:
+            del self.by_key[key]
+        if self.overall is not None and self.all:
+            self.all.pop()
+
     def clear(self) -> None:
         """Forget every failure."""
         self.by_key.clear()

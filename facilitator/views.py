@@ -166,12 +166,12 @@ def client_address() -> str:
 def look_up_code(code: str | None) -> Session | None:
     """A session by join code over HTTP, under the same throttle as joins over the socket:
     too many wrong codes from an address and every look-up answers 429 for a while."""
-    guard = services().guard
-    if guard.join_blocked(client_address()):
+    guard, address = services().guard, client_address()
+    if not guard.join_attempt(address):  # counted as wrong until the look-up says otherwise
         abort(429)
     s = store().by_code(code) if code else None
-    if s is None:
-        guard.join_failed(client_address())
+    if s is not None:
+        guard.join_succeeded(address)
     return s
 
 

@@ -232,6 +232,49 @@ def test_http_join_code_look_ups_share_the_join_throttle(app, socketio, store):
                       ).status_code == 200
 
 
+CODE_SYMBOLS = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def test_join_code_look_ups_in_flight_together_cannot_pass_the_limit(app, socketio, store,
+                                                                      monkeypatch):
+    """A look-up may wait (a code not in memory is read from the database, which waits while
+    a commit holds it): many guesses in flight at once are each counted before their look-up,
+    so no more than JOIN_FAILURES get an answer. Each look-up here starts the next guess while
+    it is still in flight; a right code is not counted."""
+    client = app.test_client()
+    real = client.post("/api/sessions", json=BODY).get_json()["code"]
+    assert client.get(f"/qr/{real}.svg").status_code == 200  # right: not counted
+    answers: list[int] = []
+    by_code = store.by_code
+
+    def slow_look_up(code):
+        if len(answers) < 3 * JOIN_FAILURES:
+            mine = len(answers)
+            answers.append(None)  # the next guess, in flight while this look-up waits
+            guess = "ZZZZZZ" + CODE_SYMBOLS[mine // 30] + CODE_SYMBOLS[mine % 30]
+            answers[mine] = client.get(f"/qr/{guess}.svg").status_code
+        return by_code(code)
+
+    monkeypatch.setattr(store, "by_code", slow_look_up)
+    first = client.get("/qr/ZZZZZZZZ.svg").status_code
+    statuses = [first, *answers]
+    # the eleventh guess in flight is refused, so no more look-ups start
+    assert statuses.count(404) == JOIN_FAILURES and statuses[-1] == 429, statuses
+
+
+def test_a_failure_counted_before_a_look_up_is_taken_back_when_the_guess_was_right():
+    now = [0.0]
+    failures = Failures(limit=3, window=60, overall=5, clock=lambda: now[0])
+    assert [failures.attempt("a") for _ in range(4)] == [True, True, True, False]
+    failures.forgive("a")
+    assert failures.attempt("a")  # one right guess gave its place back
+    failures.forgive("b")  # nothing counted for b: nothing to take back
+    assert failures.attempt("b") and failures.attempt("b")
+    assert not failures.attempt("c")  # five in all from everyone: the overall ceiling
+    now[0] += 61
+    assert failures.attempt("c")
+
+
 # -- export, pasted statements, files, the secret, paging ------------------------------------
 def test_a_session_named_twice_in_the_organiser_export_counts_once(app, socketio):
     client = app.test_client()
