@@ -1,6 +1,7 @@
 // A list reordered three ways: drag the handle (touch or mouse, SortableJS), the move up / move
 // down buttons on each item, or the keyboard on those buttons. It owns only its own DOM and
-// reports each move through `onChange(order)`; `announce(text)` tells screen readers.
+// reports each move through `onChange(order)`; `announce(text)` tells screen readers;
+// `onDrag(dragging)`, when given, hears a drag start (true) and end (false, after its onChange).
 import { h, setText } from "../dom.js";
 import "../../vendor/sortablejs/Sortable.min.js";
 
@@ -18,8 +19,12 @@ export function statementRef(n) {
   return h("span", { class: "ref", title: `Statement ${n}` }, `#${n}`);
 }
 
-/** Build the list for `order`; `textOf(n)` gives a statement's text. */
-export function orderList(order, { id, label, textOf, announce, onChange }) {
+/**
+ * Build the list for `order`; `textOf(n)` gives a statement's text. `onDrag(dragging)` (optional)
+ * is called with true when a drag starts and false when it ends, after the drop's `onChange`:
+ * while it is true, SortableJS owns the list's order and nothing else should reorder it.
+ */
+export function orderList(order, { id, label, textOf, announce, onChange, onDrag = () => {} }) {
   const list = h("ol", { class: "order-list", id, "aria-label": label });
   const item = (n) => h("li", { class: "order-item", dataset: { statement: n } },
     h("span", { class: "handle", title: "Drag to move", "aria-hidden": "true" },
@@ -75,12 +80,14 @@ export function orderList(order, { id, label, textOf, announce, onChange }) {
     scrollSensitivity: 150,
     scrollSpeed: 14,
     bubbleScroll: true,
+    onStart: () => onDrag(true),
     onEnd: (evt) => {
       renumber();
       if (evt.oldIndex !== evt.newIndex) {
         announce(`Statement ${evt.item.dataset.statement} moved to position ${evt.newIndex + 1}.`);
         onChange(read());
       }
+      onDrag(false);
     },
   });
   renumber();
