@@ -221,5 +221,16 @@ def test_a_board_locked_mid_drag_takes_no_drop_and_shows_the_locked_order(
         assert board["locked"] and board["version"] == 2 and board["order"] == after_ben
         assert ana.locator("#board-error").is_hidden()  # the drop was not sent to be refused
         assert ana.locator("#board-list button.move:enabled").count() == 0
+
+        # locked: a new drag does not even start (no placeholder, nothing moves)
+        finger = grab(ana, 5, middle=4)
+        finger.move_to(*handle_point(ana, 3, 0.4))
+        ana.wait_for_timeout(300)
+        assert ana.locator("#board-list > li.drag-ghost").count() == 0
+        assert order(ana) == after_ben
+        finger.up()
+        ana.wait_for_timeout(200)
+        assert order(ana) == after_ben and server_board(coach, 2)["version"] == 2
+        assert ana.locator("#board-error").is_hidden()
     finally:
         finger.up()

@@ -6,7 +6,7 @@
 // (it would move under the finger); the drop is sent against the newest version, or, without a
 // move or on a board locked meanwhile, the list catches up to the server's order.
 import { h, setText } from "../dom.js";
-import { orderList, setOrder } from "./order-list.js";
+import { orderList, setDraggable, setOrder } from "./order-list.js";
 
 const WORDS = {
   discard: ["Choose your table's discard together", "Put the statement your table discards at the bottom."],
@@ -37,6 +37,7 @@ export function boardScreen(board, { textOf, send, announce, me }) {
     onDrag: (active) => {
       dragging = active;
       if (!active && behind) catchUp(); // dropped where it started: show the server's order now
+      if (!active) setDraggable(list, !shown.locked); // locked during the drag: no next one
     },
   });
   list.classList.add(`board-${board.step}`);
@@ -109,6 +110,8 @@ export function boardScreen(board, { textOf, send, announce, me }) {
       ? `Locked: your table's answer is final (${agreed} of ${shown.members} agreed).`
       : `${agreed} of ${people} agree${mine ? " (you too)" : ""}. Any move clears every agreement.`);
     list.classList.toggle("locked", shown.locked);
+    // a locked answer cannot be dragged either (a drag already under way ends as it began)
+    if (!dragging) setDraggable(list, !shown.locked);
     const items = Array.from(list.children);
     items.forEach((li, i) => {
       li.querySelector(".move.up").disabled = shown.locked || i === 0;

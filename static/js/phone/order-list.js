@@ -94,6 +94,12 @@ export function orderList(order, { id, label, textOf, announce, onChange, onDrag
   return list;
 }
 
+/** Let `list`'s items be dragged (`on`) or not (a locked answer); the ▲▼ buttons are the caller's. */
+export function setDraggable(list, on) {
+  const sortable = Sortable.get(list);
+  if (sortable) sortable.option("disabled", !on);
+}
+
 /** Put `list`'s items in `order` (the server's), keeping each item's element and its focus. */
 export function setOrder(list, order) {
   const items = new Map(Array.from(list.children).map((li) => [Number(li.dataset.statement), li]));
