@@ -1,0 +1,99 @@
+"""The projector (and console) live: a step played as a table shows each table's shared board,
+not individual answers (issue 13), readable from the back at every size."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import axe_violations
+from driver import LivePhone
+from test_other_decks import check_fits
+
+pytestmark = pytest.mark.browser
+
+SIZES = [(1920, 1080), (1280, 720), (1024, 768)]
+
+# Every text on the progress view with its font size, and the headline's.
+TEXTS = """() => {
+  const out = [];
+  for (const el of document.querySelectorAll('#proj-body .headline, #proj-body .subline, '
+      + '#proj-body .gp .gname, #proj-body .gp .big, #proj-body .gp .of, #proj-body .gp .state')) {
+    out.push([el.className, el.textContent.trim(), parseFloat(getComputedStyle(el).fontSize)]);
+  }
+  return out;
+}"""
+
+
+def tiles(page) -> dict[str, str]:
+    """Each table's tile on the projector: its name → the rest of its text."""
+    return dict(page.eval_on_selector_all(
+        "#proj-body .gp", "els => els.map(e => [e.querySelector('.gname').textContent,"
+        " e.textContent.slice(e.querySelector('.gname').textContent.length)])"))
+
+
+@pytest.mark.parametrize("tables", [3, 8])
+def test_a_step_played_as_a_table_shows_each_tables_board_on_the_projector(
+        browser, live_server, pages, trainer, shots, layout, tables):
+    names = [f"Table {t}" for t in range(1, tables + 1)]
+    info = live_server.create_session(groups=names, title="Tables agree")
+    url, code = live_server.url, info["code"]
+    coach = trainer(url, info["facilitator_token"])
+    projector = pages.new_page(browser, "projector", viewport={"width": 1920, "height": 1080})
+    projector.goto(url + info["projector_url"])
+    projector.wait_for_selector(".lobby .code")
+    # table 1 has three members, the others two
+    crowd = [LivePhone(url, code, f"P{t}-{k}", t)
+             for t in range(1, tables + 1) for k in range(3 if t == 1 else 2)]
+    try:
+        coach.call("open_step", step="discard", mode="table")
+        by_table: dict[int, list[LivePhone]] = {}
+        for p in crowd:
+            state = p.resume()
+            assert state["board"] is not None
+            by_table.setdefault(state["participant"]["group"]["id"], []).append(p)
+        projector.wait_for_selector(".progress.table-mode")
+        assert projector.inner_text(".headline") == f"0 of {tables} tables agreed"
+
+        # table 1: all three agree, so its answer locks; table 2: one of two agrees;
+        # table 3: the trainer locks it as it stands
+        version = by_table[1][0].state["board"]["version"]
+        for p in by_table[1]:  # each agreement is a new version of the board
+            version = p.call("board_agree", version=version)["board"]["version"]
+        assert coach.call("facilitate")["snapshot"]["groups"][0]["board"]["locked"]
+        first = by_table[2][0]
+        first.call("board_agree", version=first.state["board"]["version"])
+        coach.call("lock_table", group=3, locked=True)
+
+        projector.wait_for_function(
+            "want => document.querySelector('.headline').textContent === want",
+            arg=f"2 of {tables} tables agreed")
+        shown = tiles(projector)
+        assert "✓ agreed" in shown["Table 1"] and "Answer locked" in shown["Table 1"], shown
+        assert "1 of 2 agree" in shown["Table 2"] and "Building together" in shown["Table 2"], shown
+        assert "✓ agreed" in shown["Table 3"], shown
+        for name in names[3:]:
+            assert "0 of 2 agree" in shown[name], shown
+        assert "have answered" not in projector.inner_text("#proj-body")
+        assert projector.locator(".gp.all").count() == 2
+
+        for width, height in SIZES:
+            projector.set_viewport_size({"width": width, "height": height})
+            projector.wait_for_timeout(200)  # the resize re-renders and refits
+            where = f"{tables} tables, table mode, {width}x{height}"
+            shots(projector, f"projector-table-mode-{tables}t-{width}x{height}")
+            check_fits(projector, layout, where)
+            texts = projector.evaluate(TEXTS)
+            headline = [size for cls, _, size in texts if cls == "headline"]
+            assert headline and headline[0] >= 0.03 * height, (where, texts)
+            small = [(cls, text, size) for cls, text, size in texts if size < 0.022 * height]
+            assert small == [], (where, small)
+            assert axe_violations(projector, where) == []
+
+        # the trainer unlocks table 3: the headline follows
+        coach.call("lock_table", group=3, locked=False)
+        projector.wait_for_function(
+            "want => document.querySelector('.headline').textContent === want",
+            arg=f"1 of {tables} tables agreed")
+    finally:
+        for p in crowd:
+            p.close()
+    assert pages.dialogs == [] and pages.errors == []
