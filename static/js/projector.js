@@ -5,7 +5,7 @@
 // never cut, at least 3 % of the screen height; the trainer (console) chooses what is shown
 // while the room discusses it, never a timer.
 import { $, h, morph, setText } from "./dom.js";
-import { connect, request } from "./connection.js";
+import { connect, subscription } from "./connection.js";
 import { agreementWords, fmt, instructionLines, plural, stepName } from "./words.js";
 
 const body = document.body;
@@ -22,16 +22,14 @@ const joinUrl = body.dataset.joinUrl || "";
 const joinShown = joinUrl.replace(/^https?:\/\//, "");
 setText($("#join-host"), joinShown);
 
-const socket = connect({ pill: $("#conn"), onConnect: watch });
+// Watch on every (re)connection; a busy or slow server is asked again (connection.js).
+let watch = null;
+const socket = connect({ pill: $("#conn"), onConnect: () => watch() });
+watch = subscription(socket, "watch", { projector: key }, {
+  onReply: (reply) => show(reply.snapshot, true),
+  onError: (err) => setText($("#proj-foot-text"), err.message),
+});
 socket.on("snapshot", (next) => show(next));
-
-function watch() {
-  request(socket, "watch", { projector: key })
-    .then((reply) => show(reply.snapshot, true))
-    .catch((err) => {
-      setText($("#proj-foot-text"), err.message);
-    });
-}
 
 function show(next, force = false) {
   if (!next) return;

@@ -1,11 +1,16 @@
 """The projector (and console) live: a step played as a table shows each table's shared board,
-not individual answers (issue 13), readable from the back at every size."""
+not individual answers (issue 13), readable from the back at every size; a projector and a
+console that the server turns away (busy) ask again until they are in, without a reload."""
 
 from __future__ import annotations
 
+import sys
+import threading
+from pathlib import Path
+
 import pytest
 from conftest import axe_violations
-from driver import LivePhone
+from driver import LivePhone, LiveServer
 from test_other_decks import check_fits
 
 pytestmark = pytest.mark.browser
@@ -96,4 +101,68 @@ def test_a_step_played_as_a_table_shows_each_tables_board_on_the_projector(
     finally:
         for p in crowd:
             p.close()
+    assert pages.dialogs == [] and pages.errors == []
+
+
+STALLED_DISK_SERVER = Path(__file__).resolve().parents[1] / "stalled_disk_server.py"
+
+
+def test_a_projector_and_console_turned_away_busy_ask_again_until_they_are_in(
+        browser, pages, trainer, tmp_path):
+    # One event handler for the whole server, and every commit takes a second: while a phone's
+    # answer is being saved, any other event is answered "busy" (docs/protocol.md).
+    server = LiveServer(tmp_path / "busy.sqlite3", tmp_path / "server.log",
+                        launcher=[sys.executable, str(STALLED_DISK_SERVER), "1.0", "tpool"],
+                        env={"FACILITATOR_HANDLERS_TOTAL": "1"})
+    server.start()
+    crowd: list[LivePhone] = []
+    holding = threading.Event()
+    try:
+        info = server.create_session(groups=["Table 1", "Table 2"])
+        coach = trainer(server.url, info["facilitator_token"])
+        coach.open("discard")
+        keeper = LivePhone(server.url, info["code"], "Keeper", 1)
+        late = LivePhone(server.url, info["code"], "Late", 2)
+        crowd += [keeper, late]
+
+        def keep_the_server_busy() -> None:
+            n = 0
+            while holding.is_set():  # one answer after another, each a second on the disk
+                n += 1
+                keeper.submit("discard", 1 + n % 9)
+
+        holding.set()
+        busy = threading.Thread(target=keep_the_server_busy)
+        busy.start()
+        try:
+            projector = pages.new_page(browser, "projector",
+                                       viewport={"width": 1280, "height": 720})
+            projector.goto(server.url + info["projector_url"])
+            console = pages.new_page(browser, "console", viewport={"width": 1280, "height": 900})
+            console.goto(server.url + info["facilitator_url"])
+            # both were turned away, and say so
+            projector.wait_for_function("() => /busy/.test("
+                                        "document.querySelector('#proj-foot-text').textContent)")
+            console.wait_for_selector("#console-error:not([hidden])")
+            assert "busy" in console.inner_text("#console-error")
+            assert projector.locator("#proj-body .progress").count() == 0
+        finally:
+            holding.clear()
+            busy.join(timeout=10)
+
+        # the server has room again: both get in by themselves (retries 2 s, 4 s, 8 s apart)
+        projector.wait_for_selector("#proj-body .progress", timeout=20_000)
+        console.wait_for_selector("#stepper li.current", timeout=20_000)
+        assert console.locator("#console-error").is_hidden()
+        # ...and they are in their rooms: a new answer shows without a reload
+        late.submit("discard", 4)
+        projector.wait_for_function(
+            "() => document.querySelector('.headline').textContent === '2 of 2 have answered'")
+        console.wait_for_function("() => [...document.querySelectorAll('.group-meta')]"
+                                  ".every(p => p.textContent.startsWith('1 of 1 answered'))")
+    finally:
+        holding.clear()
+        for p in crowd:
+            p.close()
+        server.stop()
     assert pages.dialogs == [] and pages.errors == []
