@@ -166,3 +166,54 @@ def test_a_projector_and_console_turned_away_busy_ask_again_until_they_are_in(
             p.close()
         server.stop()
     assert pages.dialogs == [] and pages.errors == []
+
+
+def test_the_console_turns_the_page_of_what_changed(browser, live_server, pages, trainer, shots):
+    from playwright.sync_api import expect  # only where Playwright is installed (conftest.py)
+
+    names = [f"Table {t}" for t in range(1, 10)]
+    info = live_server.create_session(groups=names, title="Nine tables")
+    url, code = live_server.url, info["code"]
+    coach = trainer(url, info["facilitator_token"])
+    crowd = [LivePhone(url, code, f"P{t}", t) for t in range(1, 10)]
+    try:
+        coach.open("discard")
+        for p in crowd:
+            p.submit("discard", 10)
+        coach.close_step()
+        coach.open("rank")
+        for p in crowd:
+            p.submit("rank", p.resume()["remaining"])
+        coach.close_step()
+        coach.call("new_round")
+        for p in crowd:
+            p.submit("rank", p.resume()["remaining"][::-1])  # round 2: everyone turns around
+        coach.reveal(True)
+        console = pages.new_page(browser, "console", viewport={"width": 1280, "height": 900})
+        console.goto(url + info["facilitator_url"])
+        projector = pages.new_page(browser, "projector", viewport={"width": 1280, "height": 720})
+        projector.goto(url + info["projector_url"])
+        projector.wait_for_selector(".results-matrix")
+
+        chooser = console.locator("#projector-choice")
+        chooser.get_by_role("button", name="What changed").click()
+        projector.wait_for_selector(".results-changes .change")
+        heads = ".results-changes .change h2"
+        assert projector.locator(heads).count() == 8
+        assert "Tables 1–8 of 9" in projector.inner_text(".page-note")
+        # the page buttons turn the page of "What changed", not of the step's own view
+        chooser.get_by_role("group", name="Tables shown").get_by_role(
+            "button", name="Tables 9", exact=True).click()
+        projector.wait_for_function(
+            f"() => document.querySelectorAll('{heads}').length === 1")
+        assert projector.locator(heads).inner_text() == "Table 9"
+        assert "Tables 9 of 9" in projector.inner_text(".page-note")
+        expect(chooser.get_by_role("button", name="Tables 9", exact=True)).to_have_attribute(
+            "aria-pressed", "true")
+        expect(chooser.get_by_role("button", name="What changed")).to_have_attribute(
+            "aria-pressed", "true")
+        shots(projector, "projector-what-changed-page-2-1280x720")
+    finally:
+        for p in crowd:
+            p.close()
+    assert pages.dialogs == [] and pages.errors == []
