@@ -177,17 +177,18 @@ def test_the_console_turns_the_page_of_what_changed(browser, live_server, pages,
     coach = trainer(url, info["facilitator_token"])
     crowd = [LivePhone(url, code, f"P{t}", t) for t in range(1, 10)]
     try:
-        coach.open("discard")
-        for p in crowd:
-            p.submit("discard", 10)
-        coach.close_step()
-        coach.open("rank")
-        for p in crowd:
-            p.submit("rank", p.resume()["remaining"])
-        coach.close_step()
-        coach.call("new_round")
-        for p in crowd:
-            p.submit("rank", p.resume()["remaining"][::-1])  # round 2: everyone turns around
+        # everyone discards 10 and ranks in deck order, then round 2 turns every ranking around
+        rounds = [("discard", lambda p: 10), ("rank", lambda p: p.resume()["remaining"]),
+                  ("new_round", lambda p: p.resume()["remaining"][::-1])]
+        for event, answer in rounds:
+            if event == "new_round":
+                coach.call(event)
+            else:
+                coach.open(event)
+            for p in crowd:
+                p.submit("discard" if event == "discard" else "rank", answer(p))
+            if event != "new_round":
+                coach.close_step()
         coach.reveal(True)
         console = pages.new_page(browser, "console", viewport={"width": 1280, "height": 900})
         console.goto(url + info["facilitator_url"])
