@@ -34,7 +34,7 @@ NAME_MAX = 40
 # What the projector can show while results are revealed: the step's own view ("step"), the room
 # matrix (statements x tables), each table's top picks ("top"), one table, one statement across
 # the tables, or what the discussion changed ("changes"). ``page`` picks the tables shown (by the
-# step's view, the matrix or the top picks) when there are more than MATRIX_TABLES.
+# step's view, the matrix, the top picks or what changed) when there are more than MATRIX_TABLES.
 PROJECTOR_VIEWS: tuple[str, ...] = ("step", "matrix", "top", "table", "statement", "changes")
 MATRIX_TABLES = 8
 GROUP_NAME_MAX = 40
@@ -468,7 +468,7 @@ class Session:
             if type(statement) is not int or statement not in self.deck.numbers:
                 raise WorkshopError("not_found", "There is no such statement in this deck.")
             choice["statement"] = statement
-        else:  # the step's view, the matrix and the top picks show MATRIX_TABLES tables a page
+        else:  # the step's view, the matrix, the top picks and what changed: MATRIX_TABLES a page
             page = 0 if page is None else page
             pages = max(1, -(-len(self.groups) // MATRIX_TABLES))
             if type(page) is not int or not 0 <= page < pages:

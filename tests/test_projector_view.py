@@ -83,6 +83,16 @@ def test_tables_beyond_the_eighth_are_on_a_second_page(app, socketio):
     assert ack["error"]["code"] == "bad_request"
 
 
+def test_what_changed_is_paged_like_the_matrix(app, socketio):
+    room = Room(app, socketio, groups=[f"Table {t}" for t in range(1, 11)])
+    assert room.control("show_on_projector", view="changes", page=1)["projector_view"] == {
+        "view": "changes", "page": 1}
+    assert room.control("show_on_projector", view="changes")["projector_view"] == {
+        "view": "changes", "page": 0}
+    ack = call(room.console, "show_on_projector", token=room.token, view="changes", page=2)
+    assert ack["error"]["code"] == "bad_request"
+
+
 def test_an_old_choice_does_not_come_back_when_the_trainer_returns_to_its_step(app, socketio):
     room = Room(app, socketio, groups=["Table 1", "Table 2", "Table 3"])
     play_to_similarities(room)

@@ -94,3 +94,33 @@ export function request(socket, event, payload, timeoutMs = 5000) {
     });
   });
 }
+
+const RETRY_FIRST = 2000;
+const RETRY_MAX = 10000;
+const FINAL = ["bad_token", "forbidden"];
+
+/**
+ * Identify this page to the server with `event` (the projector's `watch`, the console's
+ * `facilitate`) and keep at it: a refusal that passes (busy, rate_limited, a timeout, offline) is
+ * tried again after 2 s, then 4 s, 8 s, at most every 10 s; a bad or forbidden link is final.
+ * Returns the function to call on every (re)connection: it starts over, and an answer to an
+ * earlier attempt is then ignored.
+ */
+export function subscription(socket, event, payload, { onReply, onError }) {
+  let attempt = 0;
+  let timer = null;
+
+  function tryNow(delay) {
+    clearTimeout(timer);
+    const mine = ++attempt;
+    request(socket, event, payload)
+      .then((reply) => { if (mine === attempt) onReply(reply); })
+      .catch((err) => {
+        if (mine !== attempt) return;
+        onError(err);
+        if (!FINAL.includes(err.code)) timer = setTimeout(() => tryNow(Math.min(delay * 2, RETRY_MAX)), delay);
+      });
+  }
+
+  return () => tryNow(RETRY_FIRST);
+}

@@ -3,7 +3,7 @@
 // Buttons carry data-action attributes and one delegated listener acts on them, so the page can
 // be re-rendered in place (morph) on every snapshot without stale handlers.
 import { $, h, morph, setText } from "./dom.js";
-import { connect, request } from "./connection.js";
+import { connect, request, subscription } from "./connection.js";
 import { choiceOf, chooser } from "./projector-chooser.js";
 import { agreementWords, deckSteps, fmt, plural, shortStepName, statementMap, stepName } from "./words.js";
 
@@ -14,14 +14,17 @@ let texts = new Map();
 let titles = new Map(); // statement number → the deck's short title, where it has one
 
 const errorBox = $("#console-error");
-const socket = connect({ pill: $("#conn"), onConnect: subscribe });
+// Subscribe on every (re)connection; a busy or slow server is asked again (connection.js).
+let subscribe = null;
+const socket = connect({ pill: $("#conn"), onConnect: () => subscribe() });
+subscribe = subscription(socket, "facilitate", { token }, {
+  onReply: (reply) => {
+    errorBox.hidden = true;
+    show(reply.snapshot, true);
+  },
+  onError: (err) => fail(err),
+});
 socket.on("snapshot", (next) => show(next));
-
-function subscribe() {
-  request(socket, "facilitate", { token })
-    .then((reply) => show(reply.snapshot, true))
-    .catch((err) => fail(err));
-}
 
 function show(next, force = false) {
   if (!next) return;

@@ -33,6 +33,9 @@ export function projectorNow(snap) {
   return STEP_VIEWS[session.step] || "the results";
 }
 
+// Views that show matrix_tables tables a page: the page buttons turn the page of the view shown.
+const PAGED = ["step", "matrix", "top", "changes"];
+
 /** The chooser's content: a status line and the buttons (each pressed when it is shown). */
 export function chooser(snap) {
   const choice = snap.projector_view || { view: "step" };
@@ -56,9 +59,9 @@ export function chooser(snap) {
       Array.from({ length: pages }, (_, p) => {
         const first = p * size + 1;
         const last = Math.min(snap.groups.length, first + size - 1);
-        const view = ["matrix", "top"].includes(choice.view) ? choice.view : "step";
+        const view = PAGED.includes(choice.view) ? choice.view : "step";
         return button(`Tables ${first === last ? first : `${first}–${last}`}`, { view, page: p },
-          String(["step", "matrix", "top"].includes(choice.view) && (choice.page || 0) === p));
+          String(PAGED.includes(choice.view) && (choice.page || 0) === p));
       })) : null,
     h("div", { class: "button-row", role: "group", "aria-label": "One table" },
       snap.groups.map((g) => button(g.name, { view: "table", table: g.id }, pressed("table", "table", g.id)))),

@@ -5,7 +5,7 @@
 // never cut, at least 3 % of the screen height; the trainer (console) chooses what is shown
 // while the room discusses it, never a timer.
 import { $, h, morph, setText } from "./dom.js";
-import { connect, request } from "./connection.js";
+import { connect, subscription } from "./connection.js";
 import { agreementWords, fmt, instructionLines, plural, stepName } from "./words.js";
 
 const body = document.body;
@@ -22,16 +22,14 @@ const joinUrl = body.dataset.joinUrl || "";
 const joinShown = joinUrl.replace(/^https?:\/\//, "");
 setText($("#join-host"), joinShown);
 
-const socket = connect({ pill: $("#conn"), onConnect: watch });
+// Watch on every (re)connection; a busy or slow server is asked again (connection.js).
+let watch = null;
+const socket = connect({ pill: $("#conn"), onConnect: () => watch() });
+watch = subscription(socket, "watch", { projector: key }, {
+  onReply: (reply) => show(reply.snapshot, true),
+  onError: (err) => setText($("#proj-foot-text"), err.message),
+});
 socket.on("snapshot", (next) => show(next));
-
-function watch() {
-  request(socket, "watch", { projector: key })
-    .then((reply) => show(reply.snapshot, true))
-    .catch((err) => {
-      setText($("#proj-foot-text"), err.message);
-    });
-}
 
 function show(next, force = false) {
   if (!next) return;
@@ -133,11 +131,9 @@ function progress() {
   const { session, deck } = snap;
   const step = session.step;
   const input = INPUT.includes(step);
+  if (input && session.mode === "table" && !session.closed) return tableProgress();
   const joined = snap.groups.reduce((n, g) => n + g.joined, 0);
   const answered = input ? snap.groups.reduce((n, g) => n + (g.answered[step] || 0), 0) : 0;
-  const n = snap.groups.length;
-  const cols = n <= 4 ? n : Math.ceil(Math.sqrt(n * 1.9));
-  const rows = Math.ceil(n / cols);
   let headline;
   if (session.closed) headline = "The session has ended. Thank you!";
   else if (input) headline = `${answered} of ${joined} have answered`;
@@ -145,25 +141,69 @@ function progress() {
   else headline = "Results will appear here";
   return h("div", { class: "progress", dataset: { key: "progress" } },
     h("p", { class: "headline" }, headline),
-    input && !session.open && !session.closed ? h("p", { class: "subline" }, `${stepName(step, deck)} is closed. Results are hidden until the trainer reveals them.`) : null,
-    h("ul", { class: "group-progress", style: {
-      "--cols": cols, "--rows": rows, "--scale": rows > 2 ? Math.max(0.45, 2 / rows) : n <= 2 ? 1.4 : 1,
-      "--row": rows === 1 ? "minmax(0, 15em)" : "minmax(0, 1fr)",
-    } },
-      snap.groups.map((g) => {
-        const done = input ? g.answered[step] || 0 : null;
-        const pct = g.joined && done !== null ? (100 * done) / g.joined : 0;
-        const tied = g.discard_tied && !g.group_discard;
-        return h("li", { class: ["gp", done !== null && g.joined && done === g.joined && "all"], dataset: { key: `g-${g.id}` } },
-          h("span", { class: "gname" }, g.name),
-          done === null
-            ? h("span", { class: "big" }, String(g.joined), h("span", { class: "of" }, g.joined === 1 ? " person" : " people"))
-            : h("span", { class: "big" }, String(done), h("span", { class: "of" }, ` / ${g.joined}`)),
-          done === null ? null : h("span", { class: "pbar" }, h("span", { style: { "--fill": `${pct}%` } })),
-          tied && !(step === "discard" && session.open)
-            ? h("span", { class: "note warn" }, `Tied: ${g.discard_tied.join(" or ")} – trainer decides`)
-            : g.group_discard && step !== "discard" ? h("span", { class: "note" }, `Discarded ${g.group_discard}`) : null);
-      })));
+    input && !session.open && !session.closed ? closedLine() : null,
+    groupTiles((g) => {
+      const done = input ? g.answered[step] || 0 : null;
+      const pct = g.joined && done !== null ? (100 * done) / g.joined : 0;
+      return h("li", { class: ["gp", done !== null && g.joined && done === g.joined && "all"], dataset: { key: `g-${g.id}` } },
+        h("span", { class: "gname" }, g.name),
+        done === null
+          ? h("span", { class: "big" }, String(g.joined), h("span", { class: "of" }, g.joined === 1 ? " person" : " people"))
+          : h("span", { class: "big" }, String(done), h("span", { class: "of" }, ` / ${g.joined}`)),
+        done === null ? null : h("span", { class: "pbar" }, h("span", { style: { "--fill": `${pct}%` } })),
+        discardNote(g));
+    }));
+}
+
+/** A step played as a table (issue 13): nobody answers alone, so each table's shared board is
+ * shown instead: locked (its answer is agreed), or how many of its members agree so far. */
+function tableProgress() {
+  const { session } = snap;
+  const boards = snap.groups.filter((g) => g.board);
+  const locked = boards.filter((g) => g.board.locked).length;
+  return h("div", { class: "progress table-mode", dataset: { key: "progress-table" } },
+    h("p", { class: "headline" }, `${locked} of ${plural(boards.length, "table", "tables")} agreed`),
+    session.open
+      ? h("p", { class: "subline" }, "Each table builds one answer together on its phones, then taps “We agree”.")
+      : closedLine(),
+    groupTiles((g) => {
+      const b = g.board;
+      const agreed = b ? b.agreed.length : 0;
+      const pct = !b ? 0 : b.locked ? 100 : g.joined ? (100 * agreed) / g.joined : 0;
+      return h("li", { class: ["gp", "board", b && b.locked && "all"], dataset: { key: `g-${g.id}`, locked: b && b.locked ? "1" : "0" } },
+        h("span", { class: "gname" }, g.name),
+        !b ? h("span", { class: "state" }, "Waiting for its board")
+          : b.locked
+            ? h("span", { class: "big" }, h("span", { "aria-hidden": "true" }, "✓"), h("span", { class: "of" }, " agreed"))
+            : h("span", { class: "big" }, String(agreed), h("span", { class: "of" }, ` of ${g.joined} agree`)),
+        b ? h("span", { class: "pbar" }, h("span", { style: { "--fill": `${pct}%` } })) : null,
+        b ? h("span", { class: "state" }, b.locked ? "Answer locked" : "Building together") : null,
+        discardNote(g));
+    }));
+}
+
+function closedLine() {
+  const { session, deck } = snap;
+  return h("p", { class: "subline" }, `${stepName(session.step, deck)} is closed. Results are hidden until the trainer reveals them.`);
+}
+
+/** The tables as a grid of tiles, sized so that up to 8 fit on one screen. */
+function groupTiles(tile) {
+  const n = snap.groups.length;
+  const cols = n <= 4 ? n : Math.ceil(Math.sqrt(n * 1.9));
+  const rows = Math.ceil(n / cols);
+  return h("ul", { class: "group-progress", style: {
+    "--cols": cols, "--rows": rows, "--scale": rows > 2 ? Math.max(0.45, 2 / rows) : n <= 2 ? 1.4 : 1,
+    "--row": rows === 1 ? "minmax(0, 15em)" : "minmax(0, 1fr)",
+  } }, snap.groups.map(tile));
+}
+
+/** A table's discard under its tile: tied (the trainer decides) or what it discarded. */
+function discardNote(g) {
+  const { step, open } = snap.session;
+  const tied = g.discard_tied && !g.group_discard;
+  if (tied && !(step === "discard" && open)) return h("span", { class: "note warn" }, `Tied: ${g.discard_tied.join(" or ")} – trainer decides`);
+  return g.group_discard && step !== "discard" ? h("span", { class: "note" }, `Discarded ${g.group_discard}`) : null;
 }
 
 // -- results -----------------------------------------------------------------------------------
