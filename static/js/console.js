@@ -159,9 +159,23 @@ document.addEventListener("click", async (e) => {
   }
 });
 
+// A switch the trainer flipped, until its ack: a snapshot sent before the change reached the
+// server must not flip it back under their hand.
+const switching = { reveal: null, lock: null };
+
+async function toggleSwitch(name, event, payload) {
+  switching[name] = Object.values(payload)[0];
+  try {
+    await control(event, payload);
+  } finally {
+    switching[name] = null;
+    if (snap) render(); // the server's word: on failure the switch goes back
+  }
+}
+
 document.addEventListener("change", (e) => {
-  if (e.target.id === "reveal-toggle") control("reveal", { revealed: e.target.checked });
-  if (e.target.id === "lock-toggle") control("lock_joins", { locked: e.target.checked });
+  if (e.target.id === "reveal-toggle") toggleSwitch("reveal", "reveal", { revealed: e.target.checked });
+  if (e.target.id === "lock-toggle") toggleSwitch("lock", "lock_joins", { locked: e.target.checked });
 });
 
 $("#reset-button").addEventListener("click", async () => {
@@ -206,9 +220,10 @@ function renderPage() {
   }));
   morph($("#step-controls"), controls(session, deck, steps));
   const toggle = $("#reveal-toggle");
-  if (toggle) toggle.checked = session.revealed; // the property, which the attribute no longer drives
+  // the property, which the attribute no longer drives
+  if (toggle) toggle.checked = switching.reveal ?? session.revealed;
   const lock = $("#lock-toggle");
-  if (lock) lock.checked = session.joins_locked;
+  if (lock) lock.checked = switching.lock ?? session.joins_locked;
   morph($("#projector-choice"), chooser(snap));
   renderTies();
   renderGroups();
