@@ -34,16 +34,40 @@ def world(tmp_path):
 
 
 class HeldWriter:
-    """A GroupCommit whose writer task only runs when the test says so."""
+    """A GroupCommit whose writer task only runs when the test says so. Its waiters trust the
+    writer for a minute instead of a second (WAIT_LIMIT), so a slow machine cannot turn them into
+    their own writers before the test runs it; the test that is about that sets its own."""
 
     def __init__(self, store: Store) -> None:
         self.tasks: list = []
+        self.waiting = 0  # tasks parked on a commit event now
+        lock = threading.Lock()
+        held = self
+
+        class CountedEvent(threading.Event):
+            def wait(self, timeout=None):
+                with lock:
+                    held.waiting += 1
+                try:
+                    return super().wait(timeout)
+                finally:
+                    with lock:
+                        held.waiting -= 1
+
         self.commit = GroupCommit(store, lambda fn, *args: self.tasks.append((fn, args)),
-                                  threading.Event)
+                                  CountedEvent)
+        self.commit.WAIT_LIMIT = 60.0
 
     def run_writer(self) -> None:
         fn, args = self.tasks.pop(0)
         fn(*args)
+
+    def until_waiting(self, count: int) -> None:
+        """Return once ``count`` tasks wait for the commit (a condition, not a pause)."""
+        deadline = time.monotonic() + 10
+        while self.waiting < count and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert self.waiting == count, (self.waiting, count)
 
 
 def wait_all(commit: GroupCommit, records) -> tuple[list[threading.Thread], list]:
@@ -72,10 +96,8 @@ def test_answers_staged_together_share_one_commit_and_none_is_acked_before_it(wo
     held = HeldWriter(store)
     records = [store.stage_submit(session, p, "discard", 3, f"s{p.number}")[0] for p in phones]
     threads, outcomes = wait_all(held.commit, records)
-    deadline = time.monotonic() + 5
-    while not held.tasks and time.monotonic() < deadline:
-        time.sleep(0.001)
-    time.sleep(0.05)  # every handler is now waiting (or about to)
+    held.until_waiting(len(records))  # every handler is waiting for the one commit
+    assert len(held.tasks) == 1
     assert outcomes == [] and answers_in_db(store) == 0
     assert not any("discard" in p.answers for p in phones)  # nothing shown before the commit
     version = session.version
@@ -97,9 +119,7 @@ def test_a_failed_group_commit_fails_every_answer_in_it_and_changes_nothing(worl
     before, version = store.dump(), session.version
     records = [store.stage_submit(session, p, "discard", 4, f"x{p.number}")[0] for p in phones]
     threads, outcomes = wait_all(held.commit, records)
-    deadline = time.monotonic() + 5
-    while not held.tasks and time.monotonic() < deadline:
-        time.sleep(0.001)
+    held.until_waiting(len(records))
     real = store._db
     store._db = FailingCommit(real)
     try:
@@ -167,10 +187,7 @@ def test_a_full_group_is_committed_by_the_task_that_fills_it_without_waiting(wor
     held.commit.max_group = 3
     first = [store.stage_submit(session, p, "discard", 1, f"f{p.number}")[0] for p in phones[:2]]
     threads, outcomes = wait_all(held.commit, first)  # 2 staged: below the limit, they wait
-    deadline = time.monotonic() + 5
-    while not held.tasks and time.monotonic() < deadline:
-        time.sleep(0.001)
-    time.sleep(0.05)
+    held.until_waiting(2)
     assert outcomes == [] and held.commit.commits == 0
     third, _ = store.stage_submit(session, phones[2], "discard", 1, "third")
     held.commit.wait(third)  # the third fills the group: committed here, at once

@@ -207,6 +207,28 @@ OVERFLOWING = """() => {
 }"""
 
 
+def expect(actual, message: str | None = None):
+    """Playwright's `expect` (an assertion that waits for its condition), imported when used so
+    that this module loads without Playwright. Use it for a read that follows anything the page
+    does later: a tap's click (made from the touch gesture after tap() returns), a socket round
+    trip, another page's action relayed by the server."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(actual, message)
+
+
+def resize(page, width: int, height: int) -> None:
+    """Set the viewport and return once the page has handled its `resize` event (the projector
+    re-renders and refits in it): the new size is in effect, and a frame has passed since, and
+    resize events go out before a frame's animation callbacks. A condition, not a guessed pause
+    that a slow machine can outrun."""
+    page.set_viewport_size({"width": width, "height": height})
+    page.wait_for_function("([w, h]) => innerWidth === w && innerHeight === h",
+                           arg=[width, height])
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() =>"
+                  " requestAnimationFrame(() => done())))")
+
+
 @pytest.fixture(scope="session")
 def layout():
     """layout(page) -> {"out": [elements sticking out of the viewport sideways], "scrollWidth",

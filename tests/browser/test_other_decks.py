@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from conftest import expect
 from driver import LivePhone
 from own_statements import SIX_STATEMENTS
 
@@ -31,8 +32,6 @@ def save_ranking(phone, size):
 
 def pick(phone, picks, top, offered):
     """On a browser phone: pick `picks` out of the `offered` statements, order and save them."""
-    from playwright.sync_api import expect
-
     phone.wait_for_selector("#pick-list")
     assert phone.locator("#pick-list button.pick").count() == offered
     for n in picks:

@@ -9,7 +9,7 @@ import random
 from contextlib import contextmanager
 
 import pytest
-from conftest import axe_violations
+from conftest import axe_violations, expect, resize
 from driver import LivePhone
 
 from facilitator.decks import find_deck
@@ -68,8 +68,7 @@ def check_view(page, shots, tables: int, name: str, *, matrix_tables: int | None
     """The projector's current results view at every size: readable, whole, accessible."""
     problems = []
     for width, height in SIZES:
-        page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(150)  # the resize re-renders and refits
+        resize(page, width, height)  # the resize re-renders and refits
         shown = page.evaluate(MEASURE)
         where = f"{tables} tables, {name}, {width}x{height}"
         shots(page, f"readable-{tables}t-{name}-{width}x{height}")
@@ -176,6 +175,8 @@ def test_every_results_view_is_readable_from_the_back(browser, live_server, page
         coach.close_step()
         coach.open("results")
         coach.call("show_on_projector", view="top")
+        # the top step's own view was this one too: wait for the results step to be on show
+        expect(projector.locator("#proj-step .step-name")).to_have_text("Results")
         projector.wait_for_selector(".results-top .matrix")
         coach.call("show_on_projector", view="step")
         coach.reveal(True)
@@ -253,8 +254,7 @@ def test_table_names_in_the_matrix_headings_break_between_words_never_inside_one
     with revealed_rankings(browser, live_server, pages, trainer, names, 6) as (_, projector):
         projector.wait_for_selector(".results-matrix .matrix")
         for width, height in SIZES:
-            projector.set_viewport_size({"width": width, "height": height})
-            projector.wait_for_timeout(150)
+            resize(projector, width, height)
             words = projector.evaluate(HEADING_WORDS)
             assert [w for w, _ in words] == ["Window", "table", "Door", "table", "Back", "table"]
             assert [(w, n) for w, n in words if n != 1] == [], (width, height)
@@ -309,8 +309,7 @@ def test_the_similarities_strips_say_which_table_is_which(
         coach.reveal(True)
         projector.wait_for_selector(".differ .strip")
         for width, height in SIZES:
-            projector.set_viewport_size({"width": width, "height": height})
-            projector.wait_for_timeout(150)
+            resize(projector, width, height)
             shots(projector, f"readable-similarities-key-{width}x{height}")
             where = (width, height)
             assert projector.evaluate(MEASURE)["bad"] == [], where

@@ -45,6 +45,19 @@ def move_up(phone, statement, times=1):
         phone.keyboard.press("Enter")
 
 
+def watch_save_states(phone):
+    """From now on, keep each state the save pill shows (window.__saveStates), in order: a state
+    that lasts only until a timer (the re-save 0.7 s after a change) is still seen on a machine
+    too slow to read it in time."""
+    phone.evaluate("""() => {
+      const pill = document.querySelector('#save-state');
+      const seen = window.__saveStates = [pill.dataset.state];
+      new MutationObserver(() => {
+        if (seen[seen.length - 1] !== pill.dataset.state) seen.push(pill.dataset.state);
+      }).observe(pill, {attributes: true, attributeFilter: ['data-state']});
+    }""")
+
+
 def pending(phone, code):
     kept = phone.evaluate("k => localStorage.getItem(k)", f"facilitator:{code}:pending")
     return json.loads(kept or "null")
@@ -95,9 +108,11 @@ def test_offline_mid_rank_keeps_the_answer_and_resends_it(browser, live_server, 
     assert kept["step"] == "rank" and kept["answer"] == wanted and kept["id"]
 
     # Changed again while still offline: the kept answer follows (the first save was theirs).
+    watch_save_states(phone)
     move_up(phone, 5, 1)
     wanted = [4, 1, 2, 3, 5, 6]
-    assert phone.get_attribute("#save-state", "data-state") == "dirty"
+    # straight after the move the pill says so (until the re-save, 0.7 s later, queues it)
+    assert phone.evaluate("window.__saveStates.slice(0, 2)") == ["queued", "dirty"]
     phone.wait_for_function(
         "([k, want]) => JSON.parse(localStorage.getItem(k) || 'null')?.answer.join() === want",
         arg=[f"facilitator:{info['code']}:pending", ",".join(map(str, wanted))])
@@ -140,7 +155,12 @@ def test_server_crash_and_restart_while_a_phone_is_open(browser, live_server, pa
     # While the server is down the participant changes their mind: kept, not lost.
     move_up(phone, 6, 5)
     second = [6, 5, 1, 2, 3, 4]
-    phone.wait_for_selector("#save-state[data-state=queued]")  # the re-save goes by itself
+    # The re-save goes by itself, 0.7 s after a change: on a slow machine one can go between two
+    # of the five moves, and "queued" then shows a first, partial order before the whole move.
+    phone.wait_for_function(
+        "([k, want]) => JSON.parse(localStorage.getItem(k) || 'null')?.answer.join() === want",
+        arg=[f"facilitator:{info['code']}:pending", ",".join(map(str, second))])
+    phone.wait_for_selector("#save-state[data-state=queued]")
     assert pending(phone, info["code"])["answer"] == second
     fits_width(phone, layout)
     shots(phone, "resilience-3-server-down")

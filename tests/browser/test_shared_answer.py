@@ -3,7 +3,10 @@ projector shows what the discussion changed (issue 13), in real browsers."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from conftest import resize
 from driver import LivePhone
 from phones import join_phone
 
@@ -25,6 +28,25 @@ def wait_order(phone, order):
     phone.wait_for_function(
         "want => JSON.stringify(Array.from(document.querySelectorAll('#board-list > li'))"
         ".map(e => Number(e.dataset.statement))) === JSON.stringify(want)", arg=order)
+
+
+def rank_order(phone):
+    return phone.eval_on_selector_all("#rank-list > li", ORDER)
+
+
+def tap_up_and_save(phone, position):
+    """Tap ▲ on the rank list's item at `position` (1 = top), then save. The tap's click comes
+    after tap() returns: the save waits until the move shows, so what is saved is the moved
+    order. Returns that order."""
+    order = rank_order(phone)
+    moved = order[:position - 2] + [order[position - 1], order[position - 2]] + order[position:]
+    phone.tap(f"#rank-list > li:nth-child({position}) button.move.up")
+    phone.wait_for_function(
+        "want => JSON.stringify([...document.querySelectorAll('#rank-list > li')]"
+        ".map(e => Number(e.dataset.statement))) === JSON.stringify(want)", arg=moved)
+    phone.get_by_role("button", name="Save my ranking").tap()
+    phone.wait_for_selector("#save-state[data-state=saved]")
+    return moved
 
 
 def test_four_phones_build_one_answer_and_a_second_round_shows_what_changed(
@@ -52,10 +74,7 @@ def test_four_phones_build_one_answer_and_a_second_round_shows_what_changed(
         coach.open("rank")
         for phone in phones:
             phone.wait_for_selector("#rank-list > li")
-            phone.tap("#rank-list > li:last-child button.move.up")
-            phone.get_by_role("button", name="Save my ranking").tap()
-            phone.wait_for_selector("#save-state[data-state=saved]")
-            firsts[phone] = phone.eval_on_selector_all("#rank-list > li", ORDER)
+            firsts[phone] = tap_up_and_save(phone, phone.locator("#rank-list > li").count())
         # the table builds one answer: the console reopens rank as a table
         coach.close_step()
         console.wait_for_selector("#reopen-table")
@@ -70,8 +89,9 @@ def test_four_phones_build_one_answer_and_a_second_round_shows_what_changed(
         last, first = (p.locator("#board-list > li") for p in phones[:2])
         last.nth(8).locator("button.move.up").tap(no_wait_after=True)
         first.nth(0).locator("button.move.down").tap(no_wait_after=True)
-        final = None
-        for _ in range(50):
+        # (both clicks come from touch gestures after tap() returns, then a socket round trip)
+        final, deadline = None, time.monotonic() + 10
+        while time.monotonic() < deadline:
             final = coach.call("facilitate")["snapshot"]["groups"][0]["board"]
             if final["version"] >= 2:
                 break
@@ -128,9 +148,7 @@ def test_four_phones_build_one_answer_and_a_second_round_shows_what_changed(
         console.wait_for_selector("#new-round:not([disabled]), #close-step:not([disabled])")
         assert coach.call("facilitate")["snapshot"]["session"]["round"] == 2
         for phone in phones[:2]:
-            phone.tap("#rank-list > li:nth-child(2) button.move.up")
-            phone.get_by_role("button", name="Save my ranking").tap()
-            phone.wait_for_selector("#save-state[data-state=saved]")
+            tap_up_and_save(phone, 2)
 
         # the projector shows what changed
         projector = pages.new_page(browser, "projector", viewport={"width": 1920, "height": 1080})
@@ -143,8 +161,7 @@ def test_four_phones_build_one_answer_and_a_second_round_shows_what_changed(
         assert "People moved to their table's answer" in text
         shots(projector, "projector-what-changed")
         for width, height in ((1280, 720), (1024, 768)):
-            projector.set_viewport_size({"width": width, "height": height})
-            projector.wait_for_timeout(300)
+            resize(projector, width, height)
             found = layout(projector)
             assert found["out"] == [] and found["scrollHeight"] <= found["height"] + 1, found
             shots(projector, f"projector-what-changed-{width}x{height}")

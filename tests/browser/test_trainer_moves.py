@@ -7,6 +7,7 @@ off; the deck's instructions show in the phone's and the projector's lobby."""
 from __future__ import annotations
 
 import pytest
+from conftest import expect
 from driver import LivePhone
 from own_statements import SIX_STATEMENTS
 from phones import join_phone
@@ -20,6 +21,10 @@ def vote(phone, statement):
     phone.wait_for_selector("#discard-list")
     phone.tap(f'button.choice[data-statement="{statement}"]')
     phone.tap("#confirm-yes")
+    # A re-vote starts with the previous vote shown as saved, and the confirm tap's click comes
+    # after tap() returns: wait for the sheet to close (that click sends the vote), then for
+    # this vote's "saved" (before it, a step closed by the trainer could refuse the vote).
+    expect(phone.locator("#confirm-sheet")).to_be_hidden()
     phone.wait_for_selector("#save-state[data-state=saved]")
 
 
@@ -59,8 +64,11 @@ def test_reopening_the_discard_asks_first_and_phones_are_told_what_was_cleared(
         cat.resume()
         cat_rank = [s for s in range(1, 11) if s != 3]
         cat.submit("rank", cat_rank)
+        # Both tables' rankings on the console before it is asked: its snapshots are coalesced,
+        # and one can show Table 1's two before Table 2's one (the warning would then omit it).
         console.wait_for_function(
-            "() => document.querySelector('#groups').textContent.includes('2 of 2 answered')")
+            "() => ['2 of 2 answered', '1 of 1 answered'].every("
+            "(t) => document.querySelector('#groups').textContent.includes(t))")
 
         # The stepper's discard button: the console names what would be lost, table by table.
         console.click('#stepper button[data-step="discard"]')
