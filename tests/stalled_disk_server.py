@@ -2,6 +2,9 @@
 subprocess by tests/test_faults.py.
 
     python tests/stalled_disk_server.py SECONDS (tpool|in-place) SERVE-ARGS...
+    python tests/stalled_disk_server.py while:FLAG-FILE (tpool|in-place) SERVE-ARGS...
+
+The second form stalls each COMMIT for as long as FLAG-FILE exists.
 
 ``tpool`` serves as the launcher does (commits in eventlet's tpool threads); ``in-place`` runs the
 commits on the event loop, as before they were moved off it (the fault test's control).
@@ -19,7 +22,7 @@ from eventlet import patcher  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from failing_db import StallingCommit  # noqa: E402
+from failing_db import HeldCommit, StallingCommit  # noqa: E402
 
 from facilitator import serve, store  # noqa: E402
 
@@ -31,7 +34,10 @@ def main(argv: list[str]) -> int:
 
     def open_on_a_stalling_disk(self, *args, **kwargs):
         opened(self, *args, **kwargs)
-        self._db = StallingCommit(self._db, float(seconds), real_sleep)
+        if seconds.startswith("while:"):
+            self._db = HeldCommit(self._db, seconds[len("while:"):], real_sleep)
+        else:
+            self._db = StallingCommit(self._db, float(seconds), real_sleep)
 
     store.Store.__init__ = open_on_a_stalling_disk
     if mode == "in-place":

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from conftest import axe_violations
-from driver import LivePhone, LiveServer
+from driver import Client, LivePhone, LiveServer
 from test_other_decks import check_fits
 
 pytestmark = pytest.mark.browser
@@ -109,31 +110,32 @@ STALLED_DISK_SERVER = Path(__file__).resolve().parents[1] / "stalled_disk_server
 
 def test_a_projector_and_console_turned_away_busy_ask_again_until_they_are_in(
         browser, pages, trainer, tmp_path):
-    # One event handler for the whole server, and every commit takes a second: while a phone's
-    # answer is being saved, any other event is answered "busy" (docs/protocol.md).
+    # One event handler for the whole server, and a phone's answer held on a stalled disk for
+    # as long as the test says: meanwhile any other event is answered "busy"
+    # (docs/protocol.md).
+    hold = tmp_path / "disk-stalled"
     server = LiveServer(tmp_path / "busy.sqlite3", tmp_path / "server.log",
-                        launcher=[sys.executable, str(STALLED_DISK_SERVER), "1.0", "tpool"],
+                        launcher=[sys.executable, str(STALLED_DISK_SERVER), f"while:{hold}",
+                                  "tpool"],
                         env={"FACILITATOR_HANDLERS_TOTAL": "1"})
     server.start()
-    crowd: list[LivePhone] = []
-    holding = threading.Event()
+    crowd: list = []
     try:
         info = server.create_session(groups=["Table 1", "Table 2"])
         coach = trainer(server.url, info["facilitator_token"])
         coach.open("discard")
         keeper = LivePhone(server.url, info["code"], "Keeper", 1)
         late = LivePhone(server.url, info["code"], "Late", 2)
-        crowd += [keeper, late]
+        probe = Client(server.url)
+        crowd += [keeper, late, probe]
 
-        def keep_the_server_busy() -> None:
-            n = 0
-            while holding.is_set():  # one answer after another, each a second on the disk
-                n += 1
-                keeper.submit("discard", 1 + n % 9)
-
-        holding.set()
-        busy = threading.Thread(target=keep_the_server_busy)
-        busy.start()
+        hold.touch()  # the disk stalls: the keeper's answer holds the only handler place
+        saving = threading.Thread(target=keeper.submit, args=("discard", 2))
+        saving.start()
+        deadline = time.monotonic() + 10
+        while probe.call("watch", projector=info["projector_key"]).get("ok"):
+            assert time.monotonic() < deadline, "the keeper's answer never took the place"
+            time.sleep(0.05)
         try:
             projector = pages.new_page(browser, "projector",
                                        viewport={"width": 1280, "height": 720})
@@ -147,8 +149,8 @@ def test_a_projector_and_console_turned_away_busy_ask_again_until_they_are_in(
             assert "busy" in console.inner_text("#console-error")
             assert projector.locator("#proj-body .progress").count() == 0
         finally:
-            holding.clear()
-            busy.join(timeout=10)
+            hold.unlink()  # the disk comes back: the answer is saved, the place is free
+            saving.join(timeout=10)
 
         # the server has room again: both get in by themselves (retries 2 s, 4 s, 8 s apart)
         projector.wait_for_selector("#proj-body .progress", timeout=20_000)
@@ -161,7 +163,8 @@ def test_a_projector_and_console_turned_away_busy_ask_again_until_they_are_in(
         console.wait_for_function("() => [...document.querySelectorAll('.group-meta')]"
                                   ".every(p => p.textContent.startsWith('1 of 1 answered'))")
     finally:
-        holding.clear()
+        if hold.exists():
+            hold.unlink()
         for p in crowd:
             p.close()
         server.stop()
