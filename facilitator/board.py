@@ -34,7 +34,9 @@ class Board:
 
     ``order`` holds the statements, most important first (for discard: the last one is thrown
     out). ``version`` counts applied changes; ``agreed`` holds the numbers of members who tapped
-    "We agree" on the current version; ``members`` is how many were connected when it locked.
+    "We agree" on the current order; ``members`` is how many were connected when it locked;
+    ``moved`` is the version at which the order (or the lock) last changed: agreeing with any
+    version since is agreeing with the order on screen.
     """
 
     step: str
@@ -45,6 +47,7 @@ class Board:
     locked: bool = False
     members: int = 0
     move_ids: set[str] = field(default_factory=set)
+    moved: int = 0
 
     # -- reading --------------------------------------------------------------------------
     def answer(self) -> list[int] | int:
@@ -93,15 +96,20 @@ class Board:
         self.move_ids.add(move_id)
         self.agreed.clear()
         self.version += 1
+        self.moved = self.version
         return True
 
     def agree(self, member: int, version: object, connected: Collection[int]) -> None:
         """``member`` agrees with the board as it is at ``version``; locks when every connected
-        member agrees. Agreeing with an older version is refused: the board has moved since."""
+        member agrees. Agreeing with a version from before the last move is refused: the order
+        has changed since. Another's agreement in between changes no order, so two members
+        tapping at once are both counted."""
         if self.locked:
             raise BoardError("board_locked", "Your table's answer is locked.")
-        if version != self.version:
+        if type(version) is not int or not self.moved <= version <= self.version:
             raise BoardError("board_moved", "The board has changed since; look again, then agree.")
+        if member in self.agreed:
+            return  # a resent agreement
         self.agreed.add(member)
         self.version += 1
         self.check_lock(connected)
@@ -141,6 +149,7 @@ class Board:
             self.locked, self.members = False, 0
             self.agreed.clear()
             self.version += 1
+            self.moved = self.version
 
 
 def is_client_id(value: object, limit: int = MOVE_ID_MAX) -> bool:

@@ -57,7 +57,7 @@ def migrate(db: sqlite3.Connection) -> None:
 def _state(board: Board) -> str:
     return json.dumps({"step": board.step, "order": board.order, "top_size": board.top_size,
                        "version": board.version, "agreed": sorted(board.agreed),
-                       "locked": board.locked, "members": board.members})
+                       "locked": board.locked, "members": board.members, "moved": board.moved})
 
 
 def statements(change: Change) -> Statements:
@@ -122,7 +122,7 @@ def load(db: sqlite3.Connection, sessions: dict[int, Session]) -> None:
         data = json.loads(state)
         sessions[sid].boards[(past, step, group)] = Board(
             data["step"], data["order"], data["top_size"], data["version"], set(data["agreed"]),
-            data["locked"], data["members"])
+            data["locked"], data["members"], moved=data.get("moved", data["version"]))
     for sid, past, step, group, move_id in db.execute(
         "SELECT session_id, round, step, group_number, move_id FROM board_moves" + where
     ):

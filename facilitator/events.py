@@ -372,6 +372,14 @@ class WorkshopNamespace(Namespace):
         session = self.console_session(data)
         participant = self.services.store.remove_participant(session, data.get("participant"))
         self._tell_removed(session, [participant])
+        group = participant.group
+        if session.table_board(group) is not None:
+            # their agreement left with them: the others may now all agree
+            connected = live.connected_members(self.socketio, session, group)
+            if session.table_board(group).ready_to_lock(connected):
+                self.services.store.board(session, lambda: session.check_lock(group, connected)
+                                          or workshop.Change(session))
+            self._push_board(session, group)
         # at the similarities step each phone shows figures the removed answers were part of
         return self.console_ack(session, phones=session.step == "similarities")
 

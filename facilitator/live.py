@@ -324,9 +324,13 @@ class Broadcaster:
 
     def release(self, session: Session, participants: list[Participant]) -> None:
         """Empty the rooms of participants who left (after their last push), so their sockets
-        hear nothing more."""
+        hear nothing more: their own room, and their table's for each of their sockets."""
+        rooms = self.socketio.server.manager.rooms.get("/", {})
         for p in participants:
-            self.socketio.close_room(participant_room(session, p))
+            own = participant_room(session, p)
+            for sid in list(rooms.get(own) or ()):
+                self.socketio.server.leave_room(sid, table_room(session, p.group), namespace="/")
+            self.socketio.close_room(own)
 
     def forget(self, session: Session) -> None:
         """Empty every room of a session being deleted and drop its schedules."""

@@ -261,7 +261,15 @@ class Session:
             raise WorkshopError("not_found", "There is no such participant in this session.")
         participant = self.participants[number]
         participant.removed = True
-        return self._changed(Change(self, removed=[participant]))
+        change = Change(self, removed=[participant])
+        # their agreement leaves their table's board with them (it counted as one of the
+        # table's; the others may now all agree: the handler checks the lock)
+        board = self.table_board(participant.group)
+        if board is not None and not board.locked and number in board.agreed:
+            board.agreed.discard(number)
+            board.version += 1
+            change.boards.add((self.round, self.step, participant.group))
+        return self._changed(change)
 
     def open_step(self, step: object, mode: object = "individual") -> Change:
         """Make ``step`` current and open. Input steps hide results; the others reveal them.
@@ -274,6 +282,11 @@ class Session:
         step = check_step_name(step)
         if step == "discard" and self.deck.discard == 0:
             raise WorkshopError("wrong_step", "This deck has no discard step.")
+        if step == "discard" and self.round > 1:
+            # every round ranks what the first round's discard left: a new discard would not
+            # fit the earlier rounds' rankings (kept read-only, exported and compared)
+            raise WorkshopError("wrong_step", "The discard cannot be voted again once a second "
+                                "round has started: every round ranks the same statements.")
         if mode not in MODES:
             raise WorkshopError("bad_request", "mode must be individual or table.")
         if mode == "table" and step not in INPUT_STEPS:
@@ -352,6 +365,7 @@ class Session:
 
     def lock_table(self, group: object, locked: object, connected: set[int]) -> Change:
         """The trainer locks a table's board as it stands, or unlocks it."""
+        self.check_open()
         if type(group) is not int or group not in self.groups:
             raise WorkshopError("not_found", "There is no such group in this session.")
         if not isinstance(locked, bool):
@@ -367,9 +381,9 @@ class Session:
 
     def check_lock(self, group: int, connected: set[int]) -> Change | None:
         """Lock ``group``'s board if every member still connected has agreed (after one who
-        had not left); None when nothing changed."""
+        had not left); None when nothing changed (or the session is closed)."""
         board = self.table_board(group)
-        if board is None or board.locked or not board.check_lock(connected):
+        if self.closed or board is None or board.locked or not board.check_lock(connected):
             return None
         return self._changed(Change(self, boards={(self.round, self.step, group)}))
 

@@ -146,3 +146,19 @@ def test_a_top_board_starts_from_the_tables_top_picks_and_exports_its_first_m():
     assert board.answer() == [1, 5, 4]
     (row,) = [r for r in session_tables(session) if r.group == "A"]
     assert row.top == (1, 5, 4) and row.ranking is None and not row.locked
+
+
+def test_the_discard_cannot_be_voted_again_once_a_second_round_has_started():
+    """Every round ranks what the first round's discard left: a new discard would not fit the
+    earlier rounds' rankings, which are kept, exported and compared (it made every later
+    export and the console fail). Refused, as a table too, and nothing changes."""
+    session = decided()
+    rank_all(session, {1: [1, 2, 3, 4, 5], 2: [2, 1, 3, 4, 5]})
+    session.new_round()
+    version = session.version
+    for mode in ("individual", "table"):
+        with pytest.raises(WorkshopError) as error:
+            session.open_step("discard", mode)
+        assert error.value.code == "wrong_step" and "second round" in error.value.message
+    assert (session.version, session.step, session.round) == (version, "rank", 2)
+    assert [g.discard for g in session.groups.values()] == [6, 6]

@@ -83,6 +83,60 @@ def test_a_move_clears_agreements_and_all_agreeing_locks_the_table(app, socketio
         "members"] == 4
 
 
+def test_two_members_agreeing_at_once_are_both_counted(app, socketio):
+    """Everyone taps "We agree" at about the same time, each on the version they saw: another's
+    agreement changes no order, so neither is refused; a move in between still refuses it."""
+    room, phones = a_room(app, socketio, members=3)
+    room.control("open_step", step="rank", mode="table")
+    assert agree(room, "a", 0)["ok"]
+    b = agree(room, "b", 0)  # b tapped on the same board, before a's push arrived
+    assert b["ok"] and b["board"]["agreed"] == [1, 2], b
+    again = agree(room, "b", 0)  # a resent agreement changes nothing
+    assert again["ok"] and again["board"]["version"] == b["board"]["version"]
+    moved = move(room, "c", b["board"]["order"][2], 0, b["board"]["version"], "c1")["board"]
+    assert agree(room, "a", b["board"]["version"])["error"]["code"] == "board_moved"
+    for who in phones:
+        last = agree(room, who, moved["version"])
+    assert last["board"]["locked"] and last["board"]["members"] == 3
+
+
+def test_removing_the_one_who_had_not_agreed_locks_the_table_and_their_phone_hears_no_more(
+        app, socketio):
+    room, phones = a_room(app, socketio, members=3)
+    room.control("open_step", step="rank", mode="table")
+    agree(room, "a", 0)
+    agree(room, "b", 1)
+    room.drain()
+    snap = room.control("remove_participant", participant=3)  # c never agreed
+    board = snap["groups"][0]["board"]
+    assert board["locked"] and board["members"] == 2 and board["agreed"] == [1, 2]
+    assert boards(room, "a")[-1]["locked"]
+    room.control("lock_table", group=1, locked=False)
+    room.drain()
+    move(room, "a", board["order"][0], 1, board["version"] + 1, "m1")
+    assert boards(room, "b") and boards(room, "c") == []  # removed: not in the table's room
+
+
+def test_a_removed_members_agreement_leaves_with_them(app, socketio):
+    room, _ = a_room(app, socketio, members=3)
+    room.control("open_step", step="rank", mode="table")
+    agree(room, "a", 0)
+    snap = room.control("remove_participant", participant=1)
+    assert snap["groups"][0]["board"]["agreed"] == []
+    snap = room.control("lock_table", group=1, locked=True)
+    board = snap["groups"][0]["board"]
+    assert board["agreed"] == [] and board["members"] == 2
+
+
+def test_a_closed_sessions_tables_cannot_be_locked_or_unlocked(app, socketio):
+    room, _ = a_room(app, socketio, members=2)
+    room.control("open_step", step="rank", mode="table")
+    room.control("close_session")
+    sock, token = room.console, room.token
+    ack = call(sock, "lock_table", token=token, group=1, locked=True)
+    assert ack["error"]["code"] == "session_closed"
+
+
 def test_a_member_who_leaves_lets_the_others_lock(app, socketio):
     room, phones = a_room(app, socketio, members=3)
     room.control("open_step", step="rank", mode="table")
