@@ -211,7 +211,9 @@ function renderPage() {
       : i < current ? "done" : "";
     return h("li", { class: [isCurrent && "current", i < current && "done"], dataset: { key: step } },
       h("button", {
-        type: "button", dataset: { action: "open", step }, disabled: isCurrent || session.closed,
+        // from round 2 on the discard stays as round 1 left it (the server refuses to reopen it)
+        type: "button", dataset: { action: "open", step },
+        disabled: isCurrent || session.closed || (step === "discard" && session.round > 1),
         "aria-current": isCurrent ? "step" : null, title: isCurrent ? null : `Open ${stepName(step, deck)}`,
       },
       h("span", { class: "n" }, `Step ${i + 1}`),
@@ -243,7 +245,11 @@ function renderStatus(session, deck) {
 }
 
 function controls(session, deck, steps) {
-  if (session.closed) return [h("p", { class: "muted" }, "Ended sessions cannot be changed.")];
+  const reveal = h("label", { class: "switch", for: "reveal-toggle" },
+    h("input", { type: "checkbox", id: "reveal-toggle", checked: session.revealed }),
+    "Show results on the projector");
+  // an ended session's results can still be shown or hidden (the server accepts reveal)
+  if (session.closed) return [h("p", { class: "muted" }, "Ended sessions cannot be changed."), reveal];
   const next = steps[steps.indexOf(session.step) + 1];
   const items = [];
   if (INPUT.includes(session.step) && session.open) {
@@ -269,9 +275,7 @@ function controls(session, deck, steps) {
         `Round ${session.round + 1}: rank again`));
     }
   }
-  items.push(h("label", { class: "switch", for: "reveal-toggle" },
-    h("input", { type: "checkbox", id: "reveal-toggle", checked: session.revealed }),
-    "Show results on the projector"));
+  items.push(reveal);
   items.push(h("label", { class: "switch", for: "lock-toggle" },
     h("input", { type: "checkbox", id: "lock-toggle", checked: session.joins_locked }),
     "Lock joins (no new participants)"));
@@ -279,7 +283,8 @@ function controls(session, deck, steps) {
 }
 
 function renderTies() {
-  const tied = snap.groups.filter((g) => g.discard_tied && !g.group_discard);
+  // an ended session cannot be changed: nothing to settle there
+  const tied = snap.session.closed ? [] : snap.groups.filter((g) => g.discard_tied && !g.group_discard);
   const box = $("#ties");
   box.hidden = tied.length === 0;
   morph($("#ties-list"), tied.map((g) => h("div", { class: "tie", dataset: { key: `tie-${g.id}` } },

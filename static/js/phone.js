@@ -60,7 +60,12 @@ const outbox = createOutbox({
 const socket = connect({ pill: $("#conn"), onConnect: resync, onStatus: () => refreshSave() });
 socket.on("state", (next) => applyState(next));
 socket.on("board", (next) => {
-  if (page.state && page.state.board && next.version >= page.state.board.version) page.state.board = next;
+  // A late push from the board of another step or round (the trainer moved on while a move
+  // was being saved) is not this board's, whatever its version.
+  const current = page.state && page.state.board;
+  if (!current || next.step !== current.step || (next.round ?? 1) !== (current.round ?? page.state.session.round)
+      || (next.group !== undefined && current.group !== undefined && next.group !== current.group)) return;
+  if (next.version >= current.version) page.state.board = next;
   if (page.board) page.board.update(next);
 });
 
@@ -105,8 +110,10 @@ function applyState(next) {
   page.state = next;
   page.texts = statementMap(next.deck);
   const pending = outbox.pending();
-  if (pending && !(pending.step === next.session.step && next.session.open && !next.session.closed)) {
-    // The step it was for is over: the server would refuse it. Drop it.
+  if (pending && !(pending.step === next.session.step && next.session.open && !next.session.closed
+      && (pending.round ?? 1) === (next.session.round ?? 1))) {
+    // The step (or round) it was for is over: the server would refuse it, or take an earlier
+    // round's answer as this round's. Drop it.
     outbox.drop();
   }
   if (previous && previous.session.step !== next.session.step) outbox.clearError();
@@ -143,7 +150,7 @@ function topSizeOf(state) {
 // -- answers ---------------------------------------------------------------------------------
 function submit(step, answer) {
   clearTimeout(page.autosaveTimer);
-  outbox.put(step, answer);
+  outbox.put(step, answer, page.state ? page.state.session.round : 1);
 }
 
 function same(a, b) {
@@ -314,6 +321,12 @@ const actions = {
     show(views.topView(context()));
     refreshSave();
     window.scrollTo({ top: 0 });
+    // the tapped button is gone: the keyboard and screen reader go to the new heading
+    const heading = app.querySelector("h1");
+    if (heading) {
+      heading.tabIndex = -1;
+      heading.focus({ preventScroll: true });
+    }
   },
 };
 
@@ -339,7 +352,7 @@ function keyOf(s) {
   if (!s) return `join:${code}:${page.notice || ""}`;
   return JSON.stringify([s.session.step, s.session.open, s.session.closed, s.remaining,
     s.group_discard, s.discard_tied, s.participant.group.id, s.session.round, s.session.mode,
-    Boolean(s.board)]);
+    Boolean(s.board), s.similarities ?? null]); // new figures (someone removed): a new screen
 }
 
 /**

@@ -6,7 +6,8 @@
 // change of what is pending or in flight, `onSaved(answers)`, `onRefused(error)`, `onGone()`
 // when the server no longer knows this phone).
 
-const RETRY_CODES = ["timeout", "offline", "rate_limited", "internal"];
+// "busy": the server's handler places are all taken (a slow disk, a whole room at once).
+const RETRY_CODES = ["timeout", "offline", "rate_limited", "internal", "busy"];
 const RETRY_MS = 3000;
 
 function newId(step) {
@@ -33,10 +34,10 @@ export function createOutbox({ storage, key, send, ready, onChange, onSaved, onR
     /** Forget the last refusal (a new answer, or a new step). */
     clearError() { error = null; },
 
-    /** Keep the answer on the phone, then send it. */
-    put(step, answer) {
+    /** Keep the answer on the phone, then send it (`round`: the round it was made in). */
+    put(step, answer, round) {
       error = null;
-      storage.setJSON(key(), { step, answer, id: newId(step) });
+      storage.setJSON(key(), { step, answer, round, id: newId(step) });
       onChange();
       this.flush();
     },
