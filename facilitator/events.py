@@ -164,7 +164,8 @@ class WorkshopNamespace(Namespace):
             return error_body("unknown_code", "No workshop has that code. Check the projector.")
         guard.join_succeeded(address)
         participant = store.join(session, workshop.clean_text(name, workshop.NAME_MAX),
-                                 data.get("group"), int(current_app.config["MAX_PARTICIPANTS"]))
+                                 data.get("group"), int(current_app.config["MAX_PARTICIPANTS"]),
+                                 data.get("join_id"))
         join_room(live.participant_room(session, participant))
         join_room(live.table_room(session, participant.group))
         self.services.broadcaster.touch(session)

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS participants (
     token TEXT NOT NULL UNIQUE,
     removed INTEGER NOT NULL DEFAULT 0,
     joined_at TEXT NOT NULL,
+    join_id TEXT,  -- the phone's id for this join (a resent join finds them again)
     PRIMARY KEY (session_id, number)
 );
 CREATE TABLE IF NOT EXISTS answers (

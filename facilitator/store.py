@@ -112,6 +112,9 @@ class Store:
         if "projector_view" not in columns:  # a database from before the projector chooser
             self._db.execute(
                 "ALTER TABLE sessions ADD COLUMN projector_view TEXT NOT NULL DEFAULT '{}'")
+        if "join_id" not in {row[1] for row in self._db.execute("PRAGMA table_info(participants)")}:
+            # a database from before resent joins were recognised
+            self._db.execute("ALTER TABLE participants ADD COLUMN join_id TEXT")
         if "kept_for" not in {row[1] for row in self._db.execute("PRAGMA table_info(groups)")}:
             # a database from before tied re-votes kept their table's rankings
             self._db.execute("ALTER TABLE groups ADD COLUMN kept_for INTEGER")
@@ -215,8 +218,8 @@ class Store:
             p = change.joined
             out.append((
                 "INSERT INTO participants (session_id, number, group_number, name, token,"
-                " joined_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [(s.id, p.number, p.group, p.name, p.token, _now())],
+                " joined_at, join_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(s.id, p.number, p.group, p.name, p.token, _now(), p.join_id)],
             ))
         if change.removed:
             out.append(("UPDATE participants SET removed = 1 WHERE session_id = ? AND number = ?",
@@ -293,12 +296,12 @@ class Store:
             found[sid].groups[number] = Group(
                 number, name, discard, tuple(json.loads(tied)) if tied else None, kept_for
             )
-        for sid, number, group, name, token, removed in db.execute(
-            f"SELECT session_id, number, group_number, name, token, removed FROM participants"
-            f" WHERE session_id IN ({ids}) ORDER BY session_id, number"
+        for sid, number, group, name, token, removed, join_id in db.execute(
+            f"SELECT session_id, number, group_number, name, token, removed, join_id"
+            f" FROM participants WHERE session_id IN ({ids}) ORDER BY session_id, number"
         ):
             found[sid].participants[number] = Participant(
-                number, group, name, token, bool(removed)
+                number, group, name, token, bool(removed), join_id=join_id
             )
         for sid, number, step, answer in db.execute(
             f"SELECT session_id, participant, step, answer FROM answers"
@@ -516,11 +519,17 @@ class Store:
 
     # -- participants -----------------------------------------------------------------------
     def join(self, session: Session, name: str, group: object,
-             limit: int | None = None) -> Participant:
+             limit: int | None = None, join_id: object = None) -> Participant:
         """A new participant in ``group`` (or the least filled group when None), unless
-        joins are locked or ``limit`` participants are in (``Session.join``)."""
-        change = self._apply(session, lambda: session.join(name, group, workshop.new_token(),
-                                                           limit))
+        joins are locked or ``limit`` participants are in (``Session.join``). A join resent
+        with the same ``join_id`` gets the participant that join made, once it is saved."""
+        with self._writing, self._lock:  # the first join's commit finishes before this looks
+            self._check_current(session)
+            again = session.joined_as(join_id)
+            if again is not None:
+                return again
+            change = self._apply(session, lambda: session.join(
+                name, group, workshop.new_token(), limit, join_id))
         assert change.joined is not None
         return change.joined
 

@@ -119,6 +119,8 @@ class Participant:
     submission_ids: set[str] = field(default_factory=set)
     # earlier rounds' rank and top answers, read-only: round -> {step: answer}
     history: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # the id the phone sent with its join: a resent join (its ack was lost) finds them again
+    join_id: str | None = None
 
     def label(self) -> str:
         """Name to show: their display name, or 'Participant N'."""
@@ -167,6 +169,7 @@ class Change:
 
 
 BoardKey = tuple[int, str, int]  # (round, step, group)
+JOIN_ID_MIN = 16  # characters of a phone's join id (random, from the phone)
 MODES = ("individual", "table")
 
 
@@ -194,8 +197,8 @@ class Session:
     groups: dict[int, Group] = field(default_factory=dict)
     participants: dict[int, Participant] = field(default_factory=dict)
     # What the trainer chose for the projector (``show_on_projector``) while this step is
-    # current. Not persisted: after a restart, or once the step changes (even back to the same
-    # step), the projector shows the step's own view.
+    # current (saved with the session); once the step changes (even back to the same step),
+    # the projector shows the step's own view.
     projector_view: dict[str, Any] = field(default_factory=dict)
 
     # -- derived views --------------------------------------------------------------------
@@ -236,11 +239,25 @@ class Session:
             raise WorkshopError("session_closed", "This session has been closed by the trainer.")
 
     # -- rules ------------------------------------------------------------------------------
-    def join(self, name: str, group: object, token: str, limit: int | None = None) -> Change:
+    def joined_as(self, join_id: object) -> Participant | None:
+        """The participant still in the session who joined with ``join_id`` (a join resent
+        because its answer never reached the phone), or None."""
+        if join_id is None:
+            return None
+        return next((p for p in self.participants.values()
+                     if p.join_id == join_id and not p.removed), None)
+
+    def join(self, name: str, group: object, token: str, limit: int | None = None,
+             join_id: object = None) -> Change:
         """A new participant (numbered after everyone who ever joined) in ``group``, or in the
         least filled group when None; refused while joins are locked, or when ``limit``
-        participants are already in."""
+        participants are already in. ``join_id`` (optional, from the phone) lets a resent join
+        find them again (``joined_as``)."""
         self.check_open()
+        if join_id is not None and not (is_client_id(join_id) and len(join_id) >= JOIN_ID_MIN):
+            # it finds a participant again, so it must be as hard to guess as a token
+            raise WorkshopError("bad_request", f"join_id must be a string of {JOIN_ID_MIN} to 64 "
+                                "printable characters.")
         if self.joins_locked:
             raise WorkshopError("joins_locked",
                                 "The trainer has closed this session to new participants.")
@@ -249,7 +266,7 @@ class Session:
                                 f"This session is full ({limit} participants).")
         number_group = self.group_for_new_participant(group)
         number = max(self.participants, default=0) + 1
-        participant = Participant(number, number_group, name, token)
+        participant = Participant(number, number_group, name, token, join_id=join_id)
         self.participants[number] = participant
         return self._changed(Change(self, joined=participant))
 

@@ -745,3 +745,44 @@ def test_names_in_the_console_snapshot_are_data_not_markup(app):
     assert call(phone, "join", {"code": info["code"], "name": HOSTILE_NAMES[1]})["ok"]
     snap = [e["args"][0] for e in console.get_received() if e["name"] == "snapshot"][-1]
     assert snap["groups"][0]["participants"][0]["name"] == HOSTILE_NAMES[1][:40].strip()
+
+
+def test_a_join_sent_again_with_its_join_id_gets_the_same_participant(app, socketio, store):
+    """A phone whose join answer was lost taps Join again with the same join_id: the same
+    participant and token, not a ghost who never answers; across a restart too; another id is
+    another participant; a short or odd id is refused and changes nothing."""
+    from facilitator.services import services
+
+    client = app.test_client()
+    info = client.post("/api/sessions", json={"deck": "task-5-1", "groups": ["A", "B"]}
+                       ).get_json()
+    join_id = "k3f9x0q1z8m2w7r4y6t5"
+    first = socketio.test_client(app)
+    ack = first.emit("join", {"code": info["code"], "name": "Ana", "group": 1,
+                              "join_id": join_id}, callback=True)
+    again = socketio.test_client(app)
+    ack2 = again.emit("join", {"code": info["code"], "name": "Ana", "group": 1,
+                               "join_id": join_id}, callback=True)
+    assert ack["ok"] and ack2["ok"] and ack2["token"] == ack["token"]
+    session = store.by_code(info["code"])
+    assert [p.name for p in session.active()] == ["Ana"]
+    other = socketio.test_client(app).emit(
+        "join", {"code": info["code"], "name": "Ana", "group": 1,
+                 "join_id": "another-phone-0000000"}, callback=True)
+    assert other["ok"] and other["token"] != ack["token"]
+    before = store.dump()
+    for bad in ("short", 7, "x" * 65, "tab\there-0123456789"):
+        refused = socketio.test_client(app).emit(
+            "join", {"code": info["code"], "name": "Eve", "join_id": bad}, callback=True)
+        assert refused["error"]["code"] == "bad_request", (bad, refused)
+    assert store.dump() == before
+    # the id is kept with the participant: still found after a restart
+    services(app).store.close()
+    from facilitator import create_app
+
+    restarted = create_app(dict(app.config))
+    phone = services(restarted).socketio.test_client(restarted)
+    ack3 = phone.emit("join", {"code": info["code"], "name": "Ana", "group": 1,
+                               "join_id": join_id}, callback=True)
+    assert ack3["ok"] and ack3["token"] == ack["token"]
+    services(restarted).store.close()

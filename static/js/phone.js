@@ -254,7 +254,16 @@ const actions = {
   announce,
 
   async join(name, group) {
-    const reply = await request(socket, "join", { code, name, group });
+    // One id per join, kept until it succeeds: a join tapped again after its answer was lost
+    // (a slow disk, a Wi-Fi drop) gets the same place back instead of a second participant.
+    let joinId = storage.get(keys.joinId);
+    if (!joinId) {
+      const random = crypto.getRandomValues(new Uint32Array(4));
+      joinId = Array.from(random, (n) => n.toString(36).padStart(7, "0")).join("");
+      storage.set(keys.joinId, joinId);
+    }
+    const reply = await request(socket, "join", { code, name, group, join_id: joinId });
+    storage.remove(keys.joinId);
     page.token = reply.token;
     storage.set(keys.token, page.token);
     page.notice = null;

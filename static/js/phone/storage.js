@@ -40,5 +40,6 @@ export function sessionKeys(code) {
     draft: (step) => `facilitator:${code}:draft:${step}`,
     seen: `facilitator:${code}:seen`, // what the phone last saw of its answers (see clearedNotice)
     cleared: `facilitator:${code}:cleared`, // why its answers were cleared, until it answers again
+    joinId: `facilitator:${code}:join`, // the id of a join not answered yet (sent again with it)
   };
 }
