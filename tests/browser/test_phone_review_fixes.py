@@ -6,19 +6,16 @@ still show or hide the results."""
 from __future__ import annotations
 
 import json
-import sys
-import threading
 import time
-from pathlib import Path
 
 import pytest
 from conftest import expect
-from driver import Client, LivePhone, LiveServer
+from driver import Client, LivePhone
+from held_disk import HeldDiskServer
 from phones import join_phone
 
 pytestmark = pytest.mark.browser
 
-STALLED_DISK_SERVER = Path(__file__).resolve().parents[1] / "stalled_disk_server.py"
 ORDER = "els => els.map(e => Number(e.dataset.statement))"
 
 
@@ -26,11 +23,7 @@ def test_an_answer_turned_away_busy_is_sent_again_by_itself(browser, pages, trai
     """One handler place for the whole server, held by another phone's answer on a stalled
     disk: this phone's ranking is answered "busy". It stays on the phone and goes in by itself
     once the server has room (it used to be dropped, with "Not saved" and no retry)."""
-    hold = tmp_path / "disk-stalled"
-    server = LiveServer(tmp_path / "busy.sqlite3", tmp_path / "server.log",
-                        launcher=[sys.executable, str(STALLED_DISK_SERVER), f"while:{hold}",
-                                  "tpool"],
-                        env={"FACILITATOR_HANDLERS_TOTAL": "1"})
+    server = HeldDiskServer(tmp_path)
     server.start()
     crowd: list = []
     try:
@@ -48,24 +41,12 @@ def test_an_answer_turned_away_busy_is_sent_again_by_itself(browser, pages, trai
         coach.close_step()
         coach.open("rank")
         phone.wait_for_selector("#rank-list > li")
-        probe = Client(server.url)
-        crowd.append(probe)
-
-        hold.touch()  # the keeper's answer holds the only handler place
-        saving = threading.Thread(target=keeper.submit, args=("rank", list(range(1, 10))))
-        saving.start()
-        deadline = time.monotonic() + 10
-        while probe.call("watch", projector=info["projector_key"]).get("ok"):
-            assert time.monotonic() < deadline, "the keeper's answer never took the place"
-            time.sleep(0.05)
-        try:
+        # the keeper's answer holds the only handler place
+        with server.holding(keeper, "rank", list(range(1, 10)), info["projector_key"]):
             shown = phone.eval_on_selector_all("#rank-list > li", ORDER)
             phone.get_by_role("button", name="Save my ranking").tap()
             time.sleep(1.0)  # answered busy meanwhile (the place is held)
             assert phone.get_attribute("#save-state", "data-state") != "saved"
-        finally:
-            hold.unlink()
-            saving.join(timeout=10)
         phone.wait_for_selector("#save-state[data-state=saved]", timeout=15_000)
         state = LivePhone.__new__(LivePhone)  # not a join: read Ana's answer with her token
         token = phone.evaluate(f"() => localStorage.getItem('facilitator:{info['code']}')")
@@ -73,8 +54,6 @@ def test_an_answer_turned_away_busy_is_sent_again_by_itself(browser, pages, trai
         crowd.append(state)
         assert state.call("resume", token=token)["state"]["answers"]["rank"] == shown
     finally:
-        if hold.exists():
-            hold.unlink()
         for p in crowd:
             p.close()
         server.stop()

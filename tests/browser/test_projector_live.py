@@ -4,14 +4,10 @@ console that the server turns away (busy) ask again until they are in, without a
 
 from __future__ import annotations
 
-import sys
-import threading
-import time
-from pathlib import Path
-
 import pytest
 from conftest import axe_violations
-from driver import Client, LivePhone, LiveServer
+from driver import LivePhone
+from held_disk import HeldDiskServer
 from test_other_decks import check_fits
 
 pytestmark = pytest.mark.browser
@@ -105,7 +101,6 @@ def test_a_step_played_as_a_table_shows_each_tables_board_on_the_projector(
     assert pages.dialogs == [] and pages.errors == []
 
 
-STALLED_DISK_SERVER = Path(__file__).resolve().parents[1] / "stalled_disk_server.py"
 
 
 def test_a_projector_and_console_turned_away_busy_ask_again_until_they_are_in(
@@ -113,11 +108,7 @@ def test_a_projector_and_console_turned_away_busy_ask_again_until_they_are_in(
     # One event handler for the whole server, and a phone's answer held on a stalled disk for
     # as long as the test says: meanwhile any other event is answered "busy"
     # (docs/protocol.md).
-    hold = tmp_path / "disk-stalled"
-    server = LiveServer(tmp_path / "busy.sqlite3", tmp_path / "server.log",
-                        launcher=[sys.executable, str(STALLED_DISK_SERVER), f"while:{hold}",
-                                  "tpool"],
-                        env={"FACILITATOR_HANDLERS_TOTAL": "1"})
+    server = HeldDiskServer(tmp_path)
     server.start()
     crowd: list = []
     try:
@@ -126,17 +117,10 @@ def test_a_projector_and_console_turned_away_busy_ask_again_until_they_are_in(
         coach.open("discard")
         keeper = LivePhone(server.url, info["code"], "Keeper", 1)
         late = LivePhone(server.url, info["code"], "Late", 2)
-        probe = Client(server.url)
-        crowd += [keeper, late, probe]
+        crowd += [keeper, late]
 
-        hold.touch()  # the disk stalls: the keeper's answer holds the only handler place
-        saving = threading.Thread(target=keeper.submit, args=("discard", 2))
-        saving.start()
-        deadline = time.monotonic() + 10
-        while probe.call("watch", projector=info["projector_key"]).get("ok"):
-            assert time.monotonic() < deadline, "the keeper's answer never took the place"
-            time.sleep(0.05)
-        try:
+        # the disk stalls: the keeper's answer holds the only handler place
+        with server.holding(keeper, "discard", 2, info["projector_key"]):
             projector = pages.new_page(browser, "projector",
                                        viewport={"width": 1280, "height": 720})
             projector.goto(server.url + info["projector_url"])
@@ -148,9 +132,7 @@ def test_a_projector_and_console_turned_away_busy_ask_again_until_they_are_in(
             console.wait_for_selector("#console-error:not([hidden])")
             assert "busy" in console.inner_text("#console-error")
             assert projector.locator("#proj-body .progress").count() == 0
-        finally:
-            hold.unlink()  # the disk comes back: the answer is saved, the place is free
-            saving.join(timeout=10)
+        # the disk came back: the answer is saved, the place is free
 
         # the server has room again: both get in by themselves (retries 2 s, 4 s, 8 s apart)
         projector.wait_for_selector("#proj-body .progress", timeout=20_000)
@@ -163,8 +145,6 @@ def test_a_projector_and_console_turned_away_busy_ask_again_until_they_are_in(
         console.wait_for_function("() => [...document.querySelectorAll('.group-meta')]"
                                   ".every(p => p.textContent.startsWith('1 of 1 answered'))")
     finally:
-        if hold.exists():
-            hold.unlink()
         for p in crowd:
             p.close()
         server.stop()
