@@ -34,6 +34,7 @@ const page = {
   shown: null, // the step (in words) of the screen on show
   notice: null, // a message for the join form (removed, unknown code…)
   autosaveTimer: null,
+  resyncTimer: null, // the next resume after a refused one
   board: null, // the table board on screen: { view, update }
 };
 // What the participant has on screen, before it is handed in.
@@ -49,6 +50,9 @@ const outbox = createOutbox({
     if (!page.state) return;
     page.state.answers = answers;
     if (answers.rank || answers.top) storage.remove(keys.cleared);
+    // what this phone has answered, for the "cleared" note: saved answers reach no `state`
+    const seen = storage.getJSON(keys.seen);
+    if (seen) storage.setJSON(keys.seen, { ...seen, rank: Boolean(answers.rank), top: Boolean(answers.top) });
   },
   onRefused: (err) => {
     if (["wrong_step", "step_closed", "awaiting_discard", "session_closed"].includes(err.code)) resync();
@@ -70,6 +74,7 @@ socket.on("board", (next) => {
 });
 
 function resync() {
+  clearTimeout(page.resyncTimer); // one resume at a time, however many reconnects asked
   if (page.token) {
     request(socket, "resume", { token: page.token })
       .then((reply) => applyState(reply.state))
@@ -80,7 +85,7 @@ function resync() {
           // slow or busy server (a whole room reconnecting): try again shortly
           if (err.code !== "timeout" && err.code !== "offline") page.notice = err.message;
           render();
-          setTimeout(() => { if (socket.connected) resync(); }, 2000);
+          page.resyncTimer = setTimeout(() => { if (socket.connected) resync(); }, 2000);
         }
       });
   } else {
@@ -321,7 +326,7 @@ const actions = {
     else if (local.top.length < size) local.top.push(n);
     saveTopDraft();
     refreshSave();
-    announce(`${local.top.length} of ${size} chosen.`);
+    // no announcement here: the counter on screen is a status region and says it once
   },
 
   topPhase(phase) {

@@ -164,3 +164,21 @@ def test_an_ended_sessions_console_can_still_show_or_hide_the_results(browser, l
         time.sleep(0.1)
     assert coach.call("facilitate")["snapshot"]["session"]["revealed"] is True
     assert pages.dialogs == [] and pages.errors == []
+
+
+def test_escape_closes_the_discard_confirmation_as_cancel_does(browser, live_server, pages,
+                                                               trainer):
+    info = live_server.create_session(groups=["Table 1", "Table 2"])
+    coach = trainer(live_server.url, info["facilitator_token"])
+    phone = join_phone(pages, browser, live_server.url, info["code"], "Ana", "Table 1")
+    coach.open("discard")
+    phone.wait_for_selector("#discard-list")
+    phone.locator('button.choice[data-statement="4"]').tap()
+    expect(phone.locator("#confirm-sheet")).to_be_visible()
+    expect(phone.locator("#confirm-yes")).to_be_focused()
+    phone.keyboard.press("Escape")
+    expect(phone.locator("#confirm-sheet")).to_be_hidden()
+    expect(phone.locator('button.choice[data-statement="4"]')).to_be_focused()
+    assert phone.get_attribute("#save-state", "data-state") == "unsaved"  # no vote was sent
+    assert coach.call("facilitate")["snapshot"]["groups"][0]["answered"]["discard"] == 0
+    assert pages.dialogs == [] and pages.errors == []

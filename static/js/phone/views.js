@@ -165,7 +165,10 @@ function discardView(ctx) {
         dataset: { statement: s.number }, "aria-pressed": String(s.number === local.discardChoice),
         on: { click: () => actions.askDiscard(s.number) },
       }, chip(s.number), h("span", { class: "text" }, s.text), h("span", { class: "badge" }, "Your vote")))));
-  const sheet = h("div", { class: "confirm-sheet", id: "confirm-sheet", hidden: true, role: "dialog", "aria-labelledby": "confirm-q" },
+  const sheet = h("div", {
+    class: "confirm-sheet", id: "confirm-sheet", hidden: true, role: "dialog", "aria-labelledby": "confirm-q",
+    on: { keydown: (e) => { if (e.key === "Escape") actions.closeConfirm(); } }, // as Cancel
+  },
     h("p", { id: "confirm-q", class: "confirm-q" }),
     h("p", { class: "confirm-text", id: "confirm-text" }),
     h("div", { class: "button-row" },
