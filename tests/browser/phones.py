@@ -16,3 +16,20 @@ def join_phone(pages, browser, url: str, code: str, name: str, table: str):
     phone.tap("#join-button")
     phone.wait_for_selector(".card.wait")
     return phone
+
+
+def tap_to_press(phone, selector: str) -> None:
+    """Tap a toggle button and wait until it shows as pressed. Headless Chromium's emulated
+    touch now and then makes no click from a tap on a loaded machine (CI lost one of three
+    taps in a row, with nothing else on the page changing); a tap the page did not take
+    within 3 s is tapped once more, and a second miss fails the test."""
+    from conftest import expect
+
+    button = phone.locator(selector)
+    phone.tap(selector)
+    try:
+        expect(button).to_have_attribute("aria-pressed", "true", timeout=3_000)
+    except AssertionError:
+        assert button.get_attribute("aria-pressed") == "false"  # not taken: never toggled off
+        phone.tap(selector)
+        expect(button).to_have_attribute("aria-pressed", "true")

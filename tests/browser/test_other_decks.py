@@ -10,6 +10,7 @@ import pytest
 from conftest import expect
 from driver import LivePhone
 from own_statements import SIX_STATEMENTS
+from phones import tap_to_press
 
 pytestmark = pytest.mark.browser
 
@@ -37,9 +38,7 @@ def pick(phone, picks, top, offered):
     for n in picks:
         # A tap's click arrives after tap() returns (Chromium makes it from the touch gesture):
         # wait for the page to show it, never read the page straight after a tap.
-        phone.tap(f'#pick-list button[data-statement="{n}"]')
-        expect(phone.locator(f'#pick-list button[data-statement="{n}"]')).to_have_attribute(
-            "aria-pressed", "true")
+        tap_to_press(phone, f'#pick-list button[data-statement="{n}"]')
     expect(phone.locator("#pick-counter")).to_have_text(f"{top} of {top} chosen")
     assert phone.locator("#pick-list button.pick:disabled").count() == offered - top  # no more
     phone.tap("#to-order")

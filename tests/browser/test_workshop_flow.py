@@ -15,6 +15,7 @@ import re
 
 import pytest
 from conftest import expect
+from phones import tap_to_press
 
 from facilitator.consensus import aggregate_group, aggregate_room
 from facilitator.decks import find_deck
@@ -152,9 +153,7 @@ def pick_top(phone, picks):
     phone.wait_for_selector("#pick-list")
     for statement in picks:
         # the click comes from the touch gesture after tap() returns: wait for it to show
-        phone.tap(f'#pick-list button[data-statement="{statement}"]')
-        expect(phone.locator(f'#pick-list button[data-statement="{statement}"]')).to_have_attribute(
-            "aria-pressed", "true")
+        tap_to_press(phone, f'#pick-list button[data-statement="{statement}"]')
     expect(phone.locator("#pick-counter")).to_have_text("5 of 5 chosen")
     phone.tap("#to-order")
     phone.wait_for_selector("#top-list")
