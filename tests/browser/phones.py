@@ -33,3 +33,18 @@ def tap_to_press(phone, selector: str) -> None:
         assert button.get_attribute("aria-pressed") == "false"  # not taken: never toggled off
         phone.tap(selector)
         expect(button).to_have_attribute("aria-pressed", "true")
+
+
+def vote(phone, statement: int) -> None:
+    """Vote to discard ``statement`` on a phone at the discard step and wait until this vote
+    (not the previous one) shows as saved."""
+    from conftest import expect
+
+    phone.wait_for_selector("#discard-list")
+    phone.tap(f'button.choice[data-statement="{statement}"]')
+    phone.tap("#confirm-yes")
+    # A re-vote starts with the previous vote shown as saved, and the confirm tap's click comes
+    # after tap() returns: wait for the sheet to close (that click sends the vote), then for
+    # this vote's "saved" (before it, a step closed by the trainer could refuse the vote).
+    expect(phone.locator("#confirm-sheet")).to_be_hidden()
+    phone.wait_for_selector("#save-state[data-state=saved]")

@@ -12,7 +12,7 @@ import pytest
 from conftest import expect
 from driver import Client, LivePhone
 from held_disk import HeldDiskServer
-from phones import join_phone
+from phones import join_phone, vote
 
 pytestmark = pytest.mark.browser
 
@@ -34,10 +34,7 @@ def test_an_answer_turned_away_busy_is_sent_again_by_itself(browser, pages, trai
         phone = join_phone(pages, browser, server.url, info["code"], "Ana", "Table 1")
         coach.open("discard")
         keeper.submit("discard", 10)
-        phone.wait_for_selector("#discard-list")
-        phone.locator('button.choice[data-statement="10"]').tap()
-        phone.tap("#confirm-yes")
-        phone.wait_for_selector("#save-state[data-state=saved]")
+        vote(phone, 10)
         coach.close_step()
         coach.open("rank")
         phone.wait_for_selector("#rank-list > li")
@@ -87,11 +84,8 @@ def test_a_board_push_from_another_step_is_not_this_boards(browser, live_server,
     ben = LivePhone(live_server.url, info["code"], "Ben", 1)
     coach.open("discard")
     try:
-        phone.wait_for_selector("#discard-list")
-        phone.locator('button.choice[data-statement="10"]').tap()
-        phone.tap("#confirm-yes")
+        vote(phone, 10)
         ben.submit("discard", 10)
-        phone.wait_for_selector("#save-state[data-state=saved]")
         coach.close_step()
         coach.call("open_step", step="top", mode="table")
         phone.wait_for_selector("#board-list > li")
@@ -125,10 +119,7 @@ def test_picking_and_ordering_the_top_five_keeps_the_keyboard_on_the_heading(
     coach = trainer(live_server.url, info["facilitator_token"])
     phone = join_phone(pages, browser, live_server.url, info["code"], "Ana", "Table 1")
     coach.open("discard")
-    phone.wait_for_selector("#discard-list")
-    phone.locator('button.choice[data-statement="10"]').tap()
-    phone.tap("#confirm-yes")
-    phone.wait_for_selector("#save-state[data-state=saved]")
+    vote(phone, 10)
     coach.close_step()
     coach.open("top")
     phone.wait_for_selector("#pick-list")

@@ -7,25 +7,13 @@ off; the deck's instructions show in the phone's and the projector's lobby."""
 from __future__ import annotations
 
 import pytest
-from conftest import expect
 from driver import LivePhone
 from own_statements import SIX_STATEMENTS
-from phones import join_phone
+from phones import join_phone, vote
 
 pytestmark = pytest.mark.browser
 
 ORDER = "els => els.map(e => Number(e.dataset.statement))"
-
-
-def vote(phone, statement):
-    phone.wait_for_selector("#discard-list")
-    phone.tap(f'button.choice[data-statement="{statement}"]')
-    phone.tap("#confirm-yes")
-    # A re-vote starts with the previous vote shown as saved, and the confirm tap's click comes
-    # after tap() returns: wait for the sheet to close (that click sends the vote), then for
-    # this vote's "saved" (before it, a step closed by the trainer could refuse the vote).
-    expect(phone.locator("#confirm-sheet")).to_be_hidden()
-    phone.wait_for_selector("#save-state[data-state=saved]")
 
 
 def current_step(console):

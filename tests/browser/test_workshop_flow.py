@@ -16,6 +16,7 @@ import re
 import pytest
 from conftest import expect
 from phones import tap_to_press
+from phones import vote as vote_on
 
 from facilitator.consensus import aggregate_group, aggregate_room
 from facilitator.decks import find_deck
@@ -44,14 +45,7 @@ def join(phone, url, code, name, group):
 
 
 def vote(phone, statement):
-    phone.wait_for_selector("#discard-list")
-    phone.tap(f'button.choice[data-statement="{statement}"]')
-    phone.tap("#confirm-yes")
-    # The confirm tap's click comes after tap() returns (Chromium makes it from the touch
-    # gesture); until then the pill still shows the previous vote as saved. The sheet closes in
-    # the click that sends the vote: after that, "saved" is this vote's.
-    expect(phone.locator("#confirm-sheet")).to_be_hidden()
-    phone.wait_for_selector("#save-state[data-state=saved]")
+    vote_on(phone, statement)
     chosen = phone.get_attribute(f'button.choice[data-statement="{statement}"]', "aria-pressed")
     assert chosen == "true"
 
