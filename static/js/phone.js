@@ -66,9 +66,9 @@ socket.on("state", (next) => applyState(next));
 socket.on("board", (next) => {
   // A late push from the board of another step or round (the trainer moved on while a move
   // was being saved) is not this board's, whatever its version.
+  // Both come from the server's board_view, which names the board's group, round and step.
   const current = page.state && page.state.board;
-  if (!current || next.step !== current.step || (next.round ?? 1) !== (current.round ?? page.state.session.round)
-      || (next.group !== undefined && current.group !== undefined && next.group !== current.group)) return;
+  if (!current || ["group", "round", "step"].some((k) => next[k] !== current[k])) return;
   if (next.version >= current.version) page.state.board = next;
   if (page.board) page.board.update(next);
 });
