@@ -275,22 +275,29 @@ class WorkshopNamespace(Namespace):
     def _check_locks(self, tables: list[str], leaving: str) -> None:
         """As the socket ``leaving`` goes: lock each of its tables whose other connected members
         all agree."""
-        store = self.services.store
         for room in tables:
             _, sid, number = room.split(":")
-            session = store.sessions.get(int(sid))
-            group = int(number)
-            board = session.table_board(group) if session else None
-            if session is None or board is None:
-                continue
-            connected = live.connected_members(self.socketio, session, group, leaving)
-            if board.ready_to_lock(connected):
-                try:
-                    store.board(session, lambda s=session, g=group, c=connected:
-                                s.check_lock(g, c) or workshop.Change(s))
-                except WorkshopError:
-                    continue
-                self._push_board(session, group, leaving=leaving)
+            session = self.services.store.sessions.get(int(sid))
+            if session is not None:
+                self._lock_if_all_agree(session, int(number), leaving)
+
+    def _lock_if_all_agree(self, session: Session, group: int,
+                           leaving: str | None = None) -> bool:
+        """Lock ``group``'s board if every member still connected (not counting the socket
+        ``leaving``) has agreed, and tell the table; returns whether it locked now."""
+        board = session.table_board(group)
+        if board is None:
+            return False
+        connected = live.connected_members(self.socketio, session, group, leaving)
+        if not board.ready_to_lock(connected):
+            return False
+        try:
+            self.services.store.board(session, lambda: session.check_lock(group, connected)
+                                      or workshop.Change(session))
+        except WorkshopError:
+            return False
+        self._push_board(session, group, leaving=leaving)
+        return True
 
     # -- projector ----------------------------------------------------------------------------
     def on_watch(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -373,14 +380,11 @@ class WorkshopNamespace(Namespace):
         session = self.console_session(data)
         participant = self.services.store.remove_participant(session, data.get("participant"))
         self._tell_removed(session, [participant])
-        group = participant.group
-        if session.table_board(group) is not None:
-            # their agreement left with them: the others may now all agree
-            connected = live.connected_members(self.socketio, session, group)
-            if session.table_board(group).ready_to_lock(connected):
-                self.services.store.board(session, lambda: session.check_lock(group, connected)
-                                          or workshop.Change(session))
-            self._push_board(session, group)
+        # their agreement left with them: the others may now all agree (else the table hears
+        # the board without it)
+        table = participant.group
+        if session.table_board(table) is not None and not self._lock_if_all_agree(session, table):
+            self._push_board(session, table)
         # at the similarities step each phone shows figures the removed answers were part of
         return self.console_ack(session, phones=session.step == "similarities")
 
